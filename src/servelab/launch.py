@@ -1,0 +1,334 @@
+"""Supervised engines: start, capture the log, wait until ready, stop, classify failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from servelab.engines import get_engine
+from servelab.engines.base import ENGINE_EXITED, KV_TOO_SMALL, NOT_READY, Diagnosis
+from servelab.errors import BadInput, EngineFailed
+from servelab.paths import state_dir
+from servelab.recipe import Recipe, load_recipe
+from servelab.supervisor import group_alive, stop_group
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Endpoint:
+    """A running, ready server."""
+
+    name: str
+    url: str
+    model: str
+    engine: str
+    engine_version: str | None
+    pid: int
+    keeper_pid: int
+    log_path: str
+    recipe: dict[str, Any]
+    max_model_len: int | None = None
+    started: float = field(default_factory=time.time)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _registry() -> Path:
+    path = state_dir() / "running"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def log_path_for(name: str) -> Path:
+    folder = state_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
+class _Started:
+    """An engine under a keeper process, not yet known to be ready."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, grace: float):
+        log.write_text("")
+        self.keeper = subprocess.Popen(
+            [sys.executable, "-m", "servelab.supervisor", str(log), str(grace), "--", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, **env},
+            text=True,
+        )
+        assert self.keeper.stdout is not None
+        first = self.keeper.stdout.readline().strip()
+        if not first.startswith("pid "):
+            self.keeper.wait(timeout=10)
+            raise EngineFailed(
+                f"cannot start {argv[0]}: {log.read_text().strip() or 'exec failed'}"
+            )
+        self.pid = int(first.split()[1])
+        self.log = log
+
+    def engine_running(self) -> bool:
+        return self.keeper.poll() is None and group_alive(self.pid)
+
+    def detach(self) -> None:
+        assert self.keeper.stdin is not None
+        self.keeper.stdin.write("detach\n")
+        self.keeper.stdin.flush()
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.keeper.poll() is None:
+            try:
+                assert self.keeper.stdin is not None
+                self.keeper.stdin.write("stop\n")
+                self.keeper.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+            try:
+                self.keeper.wait(timeout=grace + 8)
+            except subprocess.TimeoutExpired:
+                self.keeper.kill()
+        stop_group(self.pid, grace)
+
+
+def _wait_ready(
+    started: _Started, base: str, timeout: float, engine, progress: Progress | None
+) -> tuple[str, int | None]:
+    """Poll /health until 200, then /v1/models; returns (model id, max_model_len)."""
+    deadline = time.monotonic() + timeout
+    last_note = 0.0
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if not started.engine_running():
+                raise _exited(started, engine)
+            try:
+                health = client.get(base + engine.health_path)
+                if health.status_code == 200:
+                    models = client.get(base + "/v1/models")
+                    if models.status_code == 200:
+                        data = models.json().get("data") or []
+                        if data:
+                            first = data[0]
+                            return first.get("id", ""), _max_len(first)
+            except (httpx.HTTPError, ValueError):
+                pass
+            now = time.monotonic()
+            if progress and now - last_note > 10:
+                last_note = now
+                progress(f"waiting for {base}{engine.health_path} …")
+            time.sleep(0.2)
+    diagnosis = engine.diagnose(started.log.read_text(errors="replace"))
+    if diagnosis is None:
+        diagnosis = Diagnosis(
+            NOT_READY,
+            f"the engine was not ready within {timeout:g} s; raise --timeout or read "
+            f"`servelab logs` ({started.log})",
+        )
+    raise EngineFailed(diagnosis.message, diagnosis)
+
+
+def _max_len(model_entry: dict[str, Any]) -> int | None:
+    for key in ("max_model_len", "n_ctx", "context_length"):
+        if isinstance(model_entry.get(key), int):
+            return model_entry[key]
+    meta = model_entry.get("meta") or {}
+    value = meta.get("n_ctx") or meta.get("n_ctx_train")
+    return value if isinstance(value, int) else None
+
+
+def _exited(started: _Started, engine) -> EngineFailed:
+    started.keeper.wait(timeout=15)
+    text = started.log.read_text(errors="replace")
+    diagnosis = engine.diagnose(text)
+    if diagnosis is None:
+        tail = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["(no log)"]
+        diagnosis = Diagnosis(
+            ENGINE_EXITED,
+            f"the engine exited during start (code {started.keeper.returncode}); last log "
+            f"line: {tail[0].strip()[:200]}",
+        )
+    return EngineFailed(diagnosis.message, diagnosis)
+
+
+def start(
+    recipe: Recipe,
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    timeout: float | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+    grace: float = 10.0,
+) -> tuple[Endpoint, _Started]:
+    """Start and wait for readiness; on failure nothing is left running."""
+    engine = get_engine(recipe.engine.name)
+    host = host or recipe.server.host
+    port = port or recipe.server.port or free_port(host)
+    name = name or recipe.name
+    binary = engine.find_binary(recipe)
+    if binary is None:
+        raise EngineFailed(engine.missing_binary_message())
+    plan = engine.launch_plan(recipe, host=host, port=port)
+    argv = [str(binary), *plan.argv[1:]]
+    env = plan.env
+    if recipe.server.api_key_env:
+        key = os.environ.get(recipe.server.api_key_env)
+        if not key:
+            raise BadInput(f"server.api_key_env: {recipe.server.api_key_env} is not set")
+        env[engine.api_key_env()] = key
+    log = log_path_for(name)
+    started = _Started(argv, env, log, grace)
+    try:
+        if progress:
+            progress(f"started {engine.name} (pid {started.pid}); log: {log}")
+        base = f"http://{host}:{port}"
+        model, max_len = _wait_ready(
+            started, base, timeout or engine.default_ready_timeout, engine, progress
+        )
+        version = engine.server_version(base)
+        if version is None and binary is not None:
+            version = engine.binary_version(binary)
+    except BaseException:
+        started.stop(grace=2.0)
+        raise
+    endpoint = Endpoint(
+        name=name,
+        url=base,
+        model=model,
+        engine=engine.name,
+        engine_version=version,
+        pid=started.pid,
+        keeper_pid=started.keeper.pid,
+        log_path=str(log),
+        recipe=recipe.canonical(),
+        max_model_len=max_len or recipe.context.max_model_len,
+    )
+    return endpoint, started
+
+
+def start_fitting(recipe: Recipe, *, fit_context: bool, progress: Progress | None = None,
+                  **kwargs: Any) -> tuple[Endpoint, _Started]:
+    """Start; with ``fit_context`` relaunch once at the engine's estimate when KV is short."""
+    try:
+        return start(recipe, progress=progress, **kwargs)
+    except EngineFailed as exc:
+        diagnosis = exc.diagnosis
+        if not (fit_context and diagnosis and diagnosis.kind == KV_TOO_SMALL
+                and diagnosis.max_model_len_fit):
+            raise
+        fit = diagnosis.max_model_len_fit
+        native = _native_context(recipe)
+        new_len = min(fit, native) if native else fit
+        note = (
+            f"--fit-context: {diagnosis.requested_len or recipe.context.max_model_len} did not "
+            f"fit ({diagnosis.needed_gib} GiB needed, {diagnosis.available_gib} GiB available); "
+            f"relaunching with max_model_len {new_len}"
+            + (f" (engine estimate {fit}, native context {native})" if native else "")
+        )
+        if progress:
+            progress(note)
+        endpoint, started = start(
+            recipe.with_value("context.max_model_len", new_len), progress=progress, **kwargs
+        )
+        endpoint.notes.append(note)
+        return endpoint, started
+
+
+def _native_context(recipe: Recipe) -> int | None:
+    try:
+        from servelab.plan.facts import native_context
+    except ImportError:
+        return None
+    try:
+        return native_context(recipe)
+    except Exception:
+        return None
+
+
+# --- detached engines (servelab up / down / status / logs) -----------------------------------
+
+
+def up(recipe: Recipe, *, fit_context: bool = False, progress: Progress | None = None,
+       **kwargs: Any) -> Endpoint:
+    """Start an engine that outlives this process; registered for `down` and `status`."""
+    name = kwargs.get("name") or recipe.name
+    existing = _registry() / f"{name}.json"
+    if existing.exists():
+        record = json.loads(existing.read_text())
+        if group_alive(record["pid"]):
+            raise BadInput(f"{name} is already running at {record['url']}; `servelab down {name}`")
+        existing.unlink()
+    endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress,
+                                      **kwargs)
+    (_registry() / f"{endpoint.name}.json").write_text(json.dumps(endpoint.to_json(), indent=2))
+    started.detach()
+    return endpoint
+
+
+def running() -> list[dict[str, Any]]:
+    """Registered engines with their liveness."""
+    out = []
+    for path in sorted(_registry().glob("*.json")):
+        record = json.loads(path.read_text())
+        alive = group_alive(record["pid"])
+        ready = False
+        if alive:
+            try:
+                ready = httpx.get(record["url"] + "/health", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+        out.append({**record, "alive": alive, "ready": ready})
+    return out
+
+
+def down(name: str | None = None, grace: float = 10.0) -> list[str]:
+    """Stop one registered engine (or all with name None); returns the names stopped."""
+    stopped = []
+    for path in sorted(_registry().glob("*.json")):
+        record = json.loads(path.read_text())
+        if name is not None and record["name"] != name:
+            continue
+        try:
+            os.kill(record["keeper_pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        stop_group(record["pid"], grace)
+        path.unlink(missing_ok=True)
+        stopped.append(record["name"])
+    if name is not None and not stopped:
+        raise BadInput(f"{name}: no such running engine (see `servelab status`)")
+    return stopped
+
+
+@contextmanager
+def launch(recipe: Recipe | str, *, fit_context: bool = False, progress: Progress | None = None,
+           **kwargs: Any) -> Iterator[Endpoint]:
+    """``with launch(recipe) as ep:`` — the engine lives exactly as long as the block."""
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress,
+                                      **kwargs)
+    try:
+        yield endpoint
+    finally:
+        started.stop(grace=kwargs.get("grace", 10.0))

@@ -1,0 +1,159 @@
+"""The neutral records every stage passes along: runs, summaries, spec telemetry, checks.
+
+Field names follow the JSON contract in DESIGN.md; bench, store, report and tune share them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunRecord(_Record):
+    """One measured generation (llama.cpp's per-response `timings`, made engine-neutral)."""
+
+    index: int = Field(description="1-based position in the run set.")
+    cold: bool = Field(False, description="First run after a launch (excluded by default).")
+    ok: bool = Field(description="Completed with the requested number of tokens.")
+    error: str | None = Field(None, description="Why the run failed or was short.")
+    output_tokens: int | None = Field(None, description="Server usage.completion_tokens.")
+    prompt_tokens: int | None = Field(None, description="Server usage.prompt_tokens.")
+    ttft_s: float | None = Field(None, description="Request sent → first non-empty content.")
+    decode_tps: float | None = Field(
+        None, description="(output_tokens − 1) / (t_last_chunk − t_first_token)."
+    )
+    e2e_tps: float | None = Field(None, description="output_tokens / (t_last − t_sent).")
+    chunks: int = Field(0, description="SSE chunks carrying content (not tokens).")
+    duration_s: float | None = Field(None, description="t_last_chunk − t_request_sent.")
+    started_at: float | None = Field(None, description="Unix time the request was sent.")
+    concurrency: int = Field(1, description="Streams in flight at once.")
+    drafted: int | None = Field(None, description="Draft tokens per the response (llama.cpp).")
+    accepted: int | None = Field(None, description="Accepted drafts per the response.")
+    engine_timings: dict[str, Any] | None = Field(None, description="Engine's own record.")
+
+
+class Summary(_Record):
+    """Run-set statistics (sample σ; t-interval)."""
+
+    n: int
+    mean: float | None = None
+    median: float | None = None
+    min: float | None = None
+    max: float | None = None
+    range: float | None = None
+    stdev: float | None = None
+    ci95: list[float] | None = Field(None, description="[low, high] 95 % t-interval of mean.")
+    cv: float | None = Field(None, description="stdev / mean.")
+
+
+class SpecStats(_Record):
+    """Speculative decoding over the measured window (counter deltas, never cumulative)."""
+
+    drafts: float | None = None
+    drafted: float | None = None
+    accepted: float | None = None
+    acceptance_rate: float | None = Field(None, description="Δaccepted / Δdrafted.")
+    mean_acceptance_length: float | None = Field(None, description="1 + Δaccepted / Δdrafts.")
+    per_position: list[float] = Field(default_factory=list, description="Δaccepted[i]/Δdrafts.")
+    k: int | None = Field(None, description="num_speculative_tokens.")
+    estimated_tokens_per_step: float | None = Field(None, description="1 + α·k (the post's).")
+    source: str | None = Field(None, description="metrics or timings.")
+    timings_drafted: int | None = Field(None, description="Σ per-response draft_n.")
+    timings_accepted: int | None = Field(None, description="Σ per-response draft_n_accepted.")
+
+
+class Cluster(_Record):
+    mean: float
+    runs: list[int]
+
+
+class Regimes(_Record):
+    """Well-separated clusters of run values (e.g. 5 fast, 4 slow)."""
+
+    bimodal: bool = False
+    clusters: list[Cluster] = Field(default_factory=list)
+    pattern: str | None = Field(None, description="F/S per run in order, e.g. FFFFFSSSS.")
+    note: str | None = None
+
+
+class ConcurrencyLevel(_Record):
+    concurrency: int
+    requests: int
+    ok: int
+    aggregate_tps: float | None = Field(None, description="Σ output tokens / wall time.")
+    per_user_decode_tps: float | None = Field(None, description="Mean per-stream decode t/s.")
+    ttft_p50_s: float | None = None
+    ttft_p99_s: float | None = None
+
+
+class Provenance(_Record):
+    """Where and with what a result was measured."""
+
+    stack: str
+    stack_version: str
+    recipe_hash: str | None = None
+    recipe: dict[str, Any] | None = None
+    endpoint: str
+    model: str
+    engine: str | None = None
+    engine_version: str | None = None
+    gpu: list[dict[str, Any]] = Field(default_factory=list)
+    host: str
+    servelab_version: str
+    workload_id: str
+    workload_hash: str
+    tokens: int
+    depth: int = 0
+
+
+class BenchResult(_Record):
+    """A whole bench: provenance, runs, and what was derived from them."""
+
+    id: str | None = None
+    provenance: Provenance
+    started_at: float
+    finished_at: float | None = None
+    status: str = Field("running", description="running, complete, interrupted or failed.")
+    runs: list[RunRecord] = Field(default_factory=list)
+    summary: Summary | None = None
+    spec: SpecStats | None = None
+    regimes: Regimes | None = None
+    concurrency: list[ConcurrencyLevel] = Field(default_factory=list)
+    reported: bool = Field(False, description="Imported from a publication, not measured.")
+
+    def contract(self) -> dict[str, Any]:
+        """The `bench --json` shape of DESIGN.md (plus provenance)."""
+        runs = [
+            {
+                key: getattr(run, key)
+                for key in (
+                    "index", "cold", "ok", "error", "output_tokens", "ttft_s",
+                    "decode_tps", "e2e_tps", "chunks",
+                )
+            }
+            for run in self.runs
+        ]
+        return {
+            "id": self.id,
+            "status": self.status,
+            "runs": runs,
+            "summary": self.summary.model_dump() if self.summary else None,
+            "spec": self.spec.model_dump() if self.spec else None,
+            "regimes": self.regimes.model_dump() if self.regimes else None,
+            "concurrency": [level.model_dump() for level in self.concurrency],
+            "provenance": self.provenance.model_dump(),
+        }
+
+
+class CheckResult(_Record):
+    """One capability check with the evidence it rests on."""
+
+    name: str
+    passed: bool
+    detail: str
+    evidence: list[dict[str, Any]] = Field(default_factory=list)

@@ -7,12 +7,7 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+src"
 
-
-def launch(recipe, **kwargs):
-    """Start a recipe's engine supervised: ``with servelab.launch(recipe) as ep: ...``."""
-    from servelab.launch import launch as _launch
-
-    return _launch(recipe, **kwargs)
-
+# ``with servelab.launch(recipe) as ep:`` (the module stays importable as servelab.launch).
+from servelab.launch import launch  # noqa: E402
 
 __all__ = ["__version__", "launch"]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from servelab.engines import get_engine
 from servelab.engines.base import ENGINE_EXITED, KV_TOO_SMALL, NOT_READY, Diagnosis
 from servelab.errors import BadInput, EngineFailed
 from servelab.paths import state_dir
+from servelab.procgroup import group_alive, stop_group
 from servelab.recipe import Recipe, load_recipe
-from servelab.supervisor import group_alive, stop_group
 
 Progress = Callable[[str], None]
 
@@ -116,7 +116,7 @@ def _wait_ready(
 ) -> tuple[str, int | None]:
     """Poll /health until 200, then /v1/models; returns (model id, max_model_len)."""
     deadline = time.monotonic() + timeout
-    last_note = 0.0
+    last_note = time.monotonic()
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
             if not started.engine_running():
@@ -226,15 +226,20 @@ def start(
     return endpoint, started
 
 
-def start_fitting(recipe: Recipe, *, fit_context: bool, progress: Progress | None = None,
-                  **kwargs: Any) -> tuple[Endpoint, _Started]:
+def start_fitting(
+    recipe: Recipe, *, fit_context: bool, progress: Progress | None = None, **kwargs: Any
+) -> tuple[Endpoint, _Started]:
     """Start; with ``fit_context`` relaunch once at the engine's estimate when KV is short."""
     try:
         return start(recipe, progress=progress, **kwargs)
     except EngineFailed as exc:
         diagnosis = exc.diagnosis
-        if not (fit_context and diagnosis and diagnosis.kind == KV_TOO_SMALL
-                and diagnosis.max_model_len_fit):
+        if not (
+            fit_context
+            and diagnosis
+            and diagnosis.kind == KV_TOO_SMALL
+            and diagnosis.max_model_len_fit
+        ):
             raise
         fit = diagnosis.max_model_len_fit
         native = _native_context(recipe)
@@ -268,8 +273,9 @@ def _native_context(recipe: Recipe) -> int | None:
 # --- detached engines (servelab up / down / status / logs) -----------------------------------
 
 
-def up(recipe: Recipe, *, fit_context: bool = False, progress: Progress | None = None,
-       **kwargs: Any) -> Endpoint:
+def up(
+    recipe: Recipe, *, fit_context: bool = False, progress: Progress | None = None, **kwargs: Any
+) -> Endpoint:
     """Start an engine that outlives this process; registered for `down` and `status`."""
     name = kwargs.get("name") or recipe.name
     existing = _registry() / f"{name}.json"
@@ -278,8 +284,7 @@ def up(recipe: Recipe, *, fit_context: bool = False, progress: Progress | None =
         if group_alive(record["pid"]):
             raise BadInput(f"{name} is already running at {record['url']}; `servelab down {name}`")
         existing.unlink()
-    endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress,
-                                      **kwargs)
+    endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress, **kwargs)
     (_registry() / f"{endpoint.name}.json").write_text(json.dumps(endpoint.to_json(), indent=2))
     started.detach()
     return endpoint
@@ -308,10 +313,8 @@ def down(name: str | None = None, grace: float = 10.0) -> list[str]:
         record = json.loads(path.read_text())
         if name is not None and record["name"] != name:
             continue
-        try:
+        with suppress(ProcessLookupError):
             os.kill(record["keeper_pid"], signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         stop_group(record["pid"], grace)
         path.unlink(missing_ok=True)
         stopped.append(record["name"])
@@ -321,13 +324,17 @@ def down(name: str | None = None, grace: float = 10.0) -> list[str]:
 
 
 @contextmanager
-def launch(recipe: Recipe | str, *, fit_context: bool = False, progress: Progress | None = None,
-           **kwargs: Any) -> Iterator[Endpoint]:
+def launch(
+    recipe: Recipe | str,
+    *,
+    fit_context: bool = False,
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> Iterator[Endpoint]:
     """``with launch(recipe) as ep:`` — the engine lives exactly as long as the block."""
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress,
-                                      **kwargs)
+    endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress, **kwargs)
     try:
         yield endpoint
     finally:

@@ -132,8 +132,15 @@ class BenchResult(_Record):
             {
                 key: getattr(run, key)
                 for key in (
-                    "index", "cold", "ok", "error", "output_tokens", "ttft_s",
-                    "decode_tps", "e2e_tps", "chunks",
+                    "index",
+                    "cold",
+                    "ok",
+                    "error",
+                    "output_tokens",
+                    "ttft_s",
+                    "decode_tps",
+                    "e2e_tps",
+                    "chunks",
                 )
             }
             for run in self.runs

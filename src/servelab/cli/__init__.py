@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from servelab.cli.app import app
-
 # Each module registers its commands on `app` when imported.
+from servelab.cli import engine as _engine  # noqa: E402,F401
 from servelab.cli import recipes as _recipes  # noqa: E402,F401
+from servelab.cli.app import app
 
 
 def _normalise_json_flag(argv: list[str]) -> list[str]:

@@ -23,9 +23,17 @@ def all_engines() -> list[Engine]:
     return [get_engine("vllm"), get_engine("llamacpp")]
 
 
+def _likely_first(log: str) -> list[Engine]:
+    vllm, llamacpp = all_engines()
+    llama_marks = ("llama_model_load", "llama-server", "llama_server", "gguf_init", "srv  ")
+    if any(mark in log for mark in llama_marks) and "vllm" not in log.lower():
+        return [llamacpp, vllm]
+    return [vllm, llamacpp]
+
+
 def diagnose_any(log: str) -> Diagnosis | None:
-    """Classify a log without knowing which engine wrote it."""
-    for engine in all_engines():
+    """Classify a log without knowing which engine wrote it (the likelier engine first)."""
+    for engine in _likely_first(log):
         found = engine.diagnose(log)
         if found is not None:
             return found

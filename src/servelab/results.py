@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Record(BaseModel):
@@ -35,6 +35,7 @@ class RunRecord(_Record):
     drafted: int | None = Field(None, description="Draft tokens per the response (llama.cpp).")
     accepted: int | None = Field(None, description="Accepted drafts per the response.")
     engine_timings: dict[str, Any] | None = Field(None, description="Engine's own record.")
+    response_id: str | None = Field(None, description="The response's id (matches server logs).")
 
 
 class Summary(_Record):
@@ -109,6 +110,14 @@ class Provenance(_Record):
     workload_hash: str
     tokens: int
     depth: int = 0
+    context: int | None = Field(None, description="Served context length (tokens), when known.")
+
+    def served_context(self) -> int | None:
+        """``context``, else the recipe's ``context.max_model_len``."""
+        if self.context is not None:
+            return self.context
+        value = ((self.recipe or {}).get("context") or {}).get("max_model_len")
+        return value if isinstance(value, int) else None
 
 
 class BenchResult(_Record):
@@ -125,6 +134,7 @@ class BenchResult(_Record):
     regimes: Regimes | None = None
     concurrency: list[ConcurrencyLevel] = Field(default_factory=list)
     reported: bool = Field(False, description="Imported from a publication, not measured.")
+    source: str | None = Field(None, description="Where a reported result was published.")
 
     def contract(self) -> dict[str, Any]:
         """The `bench --json` shape of DESIGN.md (plus provenance)."""
@@ -164,3 +174,28 @@ class CheckResult(_Record):
     passed: bool
     detail: str
     evidence: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReportedResult(_Record):
+    """A published result (e.g. a blog post's leaderboard row): stored as reported, not measured."""
+
+    stack: str = Field(description="Stack name (a recipe name where one exists).")
+    version: str = Field(description="The stack's release the result is for.")
+    decode_tps: float = Field(gt=0, description="Published decode t/s (mean).")
+    source: str = Field(description="Where it was published.")
+    label: str | None = Field(None, description="The publication's name for the stack.")
+    vision: bool | None = Field(None, description="Published multimodal support.")
+    tools: bool | None = Field(None, description="Published tool-calling support.")
+    context: int | None = Field(None, ge=1, description="Context length (tokens).")
+    engine: str | None = Field(None, description="Engine (and version) as published.")
+    gpu: str | None = Field(None, description="GPU it ran on.")
+    n: int | None = Field(None, ge=1, description="Runs behind the mean, if published.")
+    stdev: float | None = Field(None, ge=0, description="Sample σ, if published.")
+    acceptance_rate: float | None = Field(None, ge=0, le=1, description="Published α.")
+    tokens: int | None = Field(None, ge=1, description="Output tokens per run.")
+    workload: str | None = Field(None, description="Prompt/workload name.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value

@@ -40,4 +40,21 @@ def diagnose_any(log: str) -> Diagnosis | None:
     return None
 
 
-__all__ = ["Diagnosis", "Engine", "all_engines", "diagnose_any", "get_engine"]
+__all__ = ["Diagnosis", "Engine", "all_engines", "detect_engine", "diagnose_any", "get_engine"]
+
+
+def detect_engine(base_url: str, timeout: float = 5.0) -> tuple[Engine | None, str | None]:
+    """Which engine serves an endpoint, and its version (None, None when it does not say)."""
+    for engine in all_engines():
+        version = engine.server_version(base_url)
+        if version is not None:
+            return engine, version
+    import httpx
+
+    try:
+        props = httpx.get(base_url + "/props", timeout=timeout)
+        if props.status_code == 200 and "build_info" in props.text:
+            return get_engine("llamacpp"), None
+    except httpx.HTTPError:
+        pass
+    return None, None

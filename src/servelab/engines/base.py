@@ -169,6 +169,13 @@ class Engine(ABC):
         return None
 
 
+def fixed_length_fields(engine: Engine | None, tokens: int) -> dict[str, Any]:
+    """Fields forcing ``tokens`` output tokens; an unknown OpenAI server gets the common ones."""
+    if engine is not None:
+        return engine.fixed_length_fields(tokens)
+    return {"max_tokens": tokens, "ignore_eos": True}
+
+
 def common_diagnosis(log: str) -> Diagnosis | None:
     """Failures that read alike on every engine (port in use, OS-level OOM of CUDA)."""
     port = re.search(

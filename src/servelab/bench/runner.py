@@ -1,0 +1,250 @@
+"""The post's method, made rigorous: N fixed-length streamed runs, stored as they finish."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from servelab import __version__
+from servelab.bench.regimes import detect_regimes
+from servelab.bench.specmetrics import fetch_metrics, parse_spec_counters, spec_delta
+from servelab.bench.stats import percentile, summarize
+from servelab.client import stream_run
+from servelab.engines import Engine
+from servelab.engines.base import fixed_length_fields
+from servelab.results import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
+from servelab.workloads import Workload, with_depth
+
+RunHook = Callable[[RunRecord], None]
+
+
+@dataclass
+class BenchOptions:
+    """What to measure."""
+
+    runs: int = 10
+    tokens: int = 2500
+    keep_cold: bool = False
+    concurrency: list[int] = field(default_factory=list)
+    depth: int = 0
+    timeout_s: float = 600.0
+    temperature: float = 0.0
+    api_key: str | None = None
+
+
+@dataclass
+class Target:
+    """The endpoint under test and what is known about it."""
+
+    url: str
+    model: str
+    engine: Engine | None
+    engine_version: str | None
+    stack: str
+    stack_version: str
+    recipe: dict[str, Any] | None = None
+    recipe_hash: str | None = None
+    k: int | None = None
+
+
+def _gpus() -> list[dict[str, Any]]:
+    try:
+        from servelab.gpu import detect_gpus
+    except ImportError:
+        return []
+    try:
+        return detect_gpus()
+    except Exception:
+        return []
+
+
+def provenance(target: Target, workload: Workload, options: BenchOptions) -> Provenance:
+    return Provenance(
+        stack=target.stack,
+        stack_version=target.stack_version,
+        recipe_hash=target.recipe_hash,
+        recipe=target.recipe,
+        endpoint=target.url,
+        model=target.model,
+        engine=target.engine.name if target.engine else None,
+        engine_version=target.engine_version,
+        gpu=_gpus(),
+        host=socket.gethostname(),
+        servelab_version=__version__,
+        workload_id=workload.id,
+        workload_hash=workload.hash,
+        tokens=options.tokens,
+        depth=options.depth,
+    )
+
+
+def payload_for(target: Target, workload: Workload, options: BenchOptions) -> dict[str, Any]:
+    fields = fixed_length_fields(target.engine, options.tokens)
+    return {
+        "model": target.model,
+        "messages": workload.messages,
+        "temperature": options.temperature,
+        **fields,
+    }
+
+
+class Bench:
+    """One bench: runs sequentially, then optional concurrency levels; stores every run."""
+
+    def __init__(self, target: Target, workload: Workload, options: BenchOptions, store,
+                 on_run: RunHook | None = None):
+        self.target = target
+        self.options = options
+        self.store = store
+        self.on_run = on_run
+        self.workload = workload
+        self.result = BenchResult(
+            provenance=provenance(target, workload, options), started_at=time.time()
+        )
+        self._timings: list[tuple[int, int]] = []
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _counters(self):
+        if self.target.engine is None:
+            return None
+        text = fetch_metrics(self.target.url, api_key=self.options.api_key)
+        if text is None:
+            return None
+        return parse_spec_counters(text, self.target.engine.spec_counter_names())
+
+    def _keep(self, run: RunRecord) -> None:
+        self.result.runs.append(run)
+        if self.store is not None and self.result.id is not None:
+            self.store.add_run(self.result.id, run)
+        if self.on_run:
+            self.on_run(run)
+
+    def _aggregated(self) -> list[RunRecord]:
+        return [
+            run
+            for run in self.result.runs
+            if run.concurrency == 1 and run.ok and (self.options.keep_cold or not run.cold)
+        ]
+
+    # --- phases -------------------------------------------------------------------------------
+    async def _sequential(self, payload: dict[str, Any]) -> tuple[Any, Any]:
+        opts = self.options
+        before = None
+        async with httpx.AsyncClient(timeout=None) as client:
+            for index in range(1, opts.runs + 1):
+                if index == 1 and opts.keep_cold:
+                    before = self._counters()
+                run = await stream_run(
+                    client, self.target.url, payload, timeout_s=opts.timeout_s,
+                    api_key=opts.api_key,
+                )
+                run.index = index
+                run.cold = index == 1
+                self._keep(run)
+                if index == 1 and not opts.keep_cold:
+                    before = self._counters()
+        after = self._counters()
+        return before, after
+
+    async def _level(self, payload: dict[str, Any], streams: int) -> ConcurrencyLevel:
+        opts = self.options
+        limits = httpx.Limits(max_connections=streams + 4, max_keepalive_connections=streams + 4)
+        async with httpx.AsyncClient(timeout=None, limits=limits) as client:
+            started = time.perf_counter()
+            runs = await asyncio.gather(
+                *(
+                    stream_run(client, self.target.url, payload, timeout_s=opts.timeout_s,
+                               api_key=opts.api_key)
+                    for _ in range(streams)
+                )
+            )
+            wall = time.perf_counter() - started
+        base = len(self.result.runs)
+        for offset, run in enumerate(runs, 1):
+            run.index = base + offset
+            run.concurrency = streams
+            self._keep(run)
+        ok = [run for run in runs if run.ok]
+        tokens = sum(run.output_tokens or 0 for run in ok)
+        ttfts = [run.ttft_s for run in ok if run.ttft_s is not None]
+        decode = [run.decode_tps for run in ok if run.decode_tps is not None]
+        return ConcurrencyLevel(
+            concurrency=streams,
+            requests=len(runs),
+            ok=len(ok),
+            aggregate_tps=tokens / wall if wall > 0 and ok else None,
+            per_user_decode_tps=sum(decode) / len(decode) if decode else None,
+            ttft_p50_s=percentile(ttfts, 50) if ttfts else None,
+            ttft_p99_s=percentile(ttfts, 99) if ttfts else None,
+        )
+
+    def _spec(self, before, after) -> SpecStats | None:
+        kept = self._aggregated()
+        drafted = [run.drafted for run in kept if run.drafted is not None]
+        accepted = [run.accepted for run in kept if run.accepted is not None]
+        spec = None
+        if before is not None and after is not None and after.present:
+            spec = spec_delta(before, after, k=self.target.k)
+            if not spec.drafted:
+                spec = None if not drafted else spec
+        if drafted:
+            if spec is None:
+                total_d, total_a = sum(drafted), sum(accepted)
+                spec = SpecStats(
+                    drafted=total_d,
+                    accepted=total_a,
+                    acceptance_rate=total_a / total_d if total_d else None,
+                    k=self.target.k,
+                    estimated_tokens_per_step=(
+                        1 + (total_a / total_d) * self.target.k
+                        if total_d and self.target.k else None
+                    ),
+                    source="timings",
+                )
+            spec.timings_drafted = sum(drafted)
+            spec.timings_accepted = sum(accepted)
+        return spec
+
+    def finish(self, status: str, before=None, after=None) -> BenchResult:
+        values = [run.decode_tps for run in self._aggregated() if run.decode_tps is not None]
+        result = self.result
+        result.summary = summarize(values)
+        result.regimes = detect_regimes(values) if len(values) >= 4 else None
+        result.spec = self._spec(before, after)
+        result.status = status
+        result.finished_at = time.time()
+        if self.store is not None and result.id is not None:
+            self.store.finish_bench(
+                result.id, summary=result.summary, spec=result.spec, regimes=result.regimes,
+                concurrency=result.concurrency, status=status,
+            )
+        return result
+
+    def run(self) -> BenchResult:
+        """Measure; an interruption (Ctrl-C) keeps and marks what was finished."""
+        if self.store is not None:
+            self.result.id = self.store.begin_bench(self.result)
+        workload = self.workload
+        if self.options.depth:
+            workload = with_depth(workload, self.options.depth, self.target.url,
+                                  self.target.model, api_key=self.options.api_key)
+        payload = payload_for(self.target, workload, self.options)
+        before = after = None
+        try:
+            before, after = asyncio.run(self._sequential(payload))
+            for streams in self.options.concurrency:
+                level = asyncio.run(self._level(payload, streams))
+                self.result.concurrency.append(level)
+        except KeyboardInterrupt:
+            self.finish("interrupted", before, after)
+            raise
+        except BaseException:
+            self.finish("failed", before, after)
+            raise
+        return self.finish("complete", before, after)

@@ -1,0 +1,124 @@
+"""A small non-streaming OpenAI-compatible chat client for the checks (answers, not timings)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class ChatReply:
+    """One chat completion: the message, usage, or why the server refused it."""
+
+    status: int | None
+    body: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def message(self) -> dict[str, Any]:
+        choices = self.body.get("choices") or [{}]
+        return choices[0].get("message") or {}
+
+    @property
+    def content(self) -> str:
+        """The answer text (falls back to reasoning text when the content is empty)."""
+        message = self.message
+        return message.get("content") or message.get("reasoning_content") or ""
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return self.message.get("tool_calls") or []
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        return self.body.get("usage") or {}
+
+
+class ChatClient:
+    """Posts chat completions to ``{base_url}/v1/chat/completions``.
+
+    The API key is sent as a bearer token and never appears in replies or errors.
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None,
+                 timeout: float = 600.0):
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def chat(self, messages: list[dict[str, Any]], **fields: Any) -> ChatReply:
+        """One request; HTTP errors, error bodies and bad JSON become ``ChatReply.error``."""
+        payload = {"model": self.model, "messages": messages, "stream": False, **fields}
+        try:
+            response = self._http.post("/v1/chat/completions", json=payload)
+        except httpx.HTTPError as exc:
+            return ChatReply(None, error=f"request failed: {type(exc).__name__}: {exc}")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict):
+            return ChatReply(response.status_code, error=_error_text(response, body))
+        if body.get("error"):
+            return ChatReply(response.status_code, body, error=_error_text(response, body))
+        if not body.get("choices"):
+            return ChatReply(response.status_code, body, error="the reply has no choices")
+        return ChatReply(response.status_code, body)
+
+    def served_max_len(self) -> int | None:
+        """The context length ``/v1/models`` reports for this model, if it reports one."""
+        try:
+            data = self._http.get("/v1/models").json().get("data") or []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        for entry in data:
+            if entry.get("id") == self.model or len(data) == 1:
+                for key in ("max_model_len", "n_ctx", "context_length"):
+                    if isinstance(entry.get(key), int):
+                        return entry[key]
+                meta = entry.get("meta") or {}
+                if isinstance(meta.get("n_ctx"), int):
+                    return meta["n_ctx"]
+        return None
+
+    def first_model(self) -> str | None:
+        """The first model id the server lists (used when none was given)."""
+        try:
+            data = self._http.get("/v1/models").json().get("data") or []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return data[0].get("id") if data else None
+
+
+def _error_text(response: httpx.Response, body: Any) -> str:
+    """``HTTP 500: <the server's message>`` in one line."""
+    message = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+        elif isinstance(error, str):
+            message = error
+        message = message or body.get("message") or body.get("detail")
+    if message is None:
+        message = response.text.strip()[:300] or response.reason_phrase
+    if not isinstance(message, str):
+        message = json.dumps(message)[:300]
+    return f"HTTP {response.status_code}: {' '.join(message.split())[:300]}"

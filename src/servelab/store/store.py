@@ -1,0 +1,387 @@
+"""Persistence of benches, runs and checks: every write is one transaction."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from servelab import __version__
+from servelab.errors import BadInput, RunFailed
+from servelab.results import (
+    BenchResult,
+    CheckResult,
+    ConcurrencyLevel,
+    Provenance,
+    Regimes,
+    ReportedResult,
+    RunRecord,
+    SpecStats,
+    Summary,
+)
+from servelab.store.migrations import migrate
+from servelab.store.reported import reported_bench, reported_checks
+from servelab.store.tables import benches as benches_t
+from servelab.store.tables import check_sets as check_sets_t
+from servelab.store.tables import checks as checks_t
+from servelab.store.tables import runs as runs_t
+from servelab.store.url import make_engine, redacted, resolve_url
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    """A check as stored: its id and provenance next to the result."""
+
+    id: int
+    set_id: str
+    stack: str
+    stack_version: str
+    created_at: float
+    reported: bool
+    result: CheckResult
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _dump(model: Any) -> Any:
+    return None if model is None else model.model_dump(mode="json")
+
+
+class Store:
+    """The results database (SQLite file by default, PostgreSQL by URL), migrated on open."""
+
+    def __init__(self, url: str | None = None):
+        self.url = resolve_url(url)
+        self._engine: Engine = make_engine(self.url)
+        try:
+            with self._engine.begin() as conn:
+                self.schema_version = migrate(conn)
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise BadInput(f"cannot open database {redacted(self.url)}: {_reason(exc)}") from None
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise RunFailed(f"database {redacted(self.url)}: {_reason(exc)}") from None
+
+    # --- benches ----------------------------------------------------------------------------
+
+    def begin_bench(self, result: BenchResult) -> str:
+        """Store a bench's provenance (and any runs it already has); return its id."""
+        bench_id = result.id or new_id()
+        with self._transaction() as conn:
+            _insert_bench(conn, bench_id, result)
+        return bench_id
+
+    def add_run(self, bench_id: str, run: RunRecord) -> None:
+        """Store one finished run (its own transaction: an interrupted bench keeps it)."""
+        with self._transaction() as conn:
+            _require_bench(conn, bench_id)
+            _insert_run(conn, bench_id, run)
+
+    def finish_bench(
+        self,
+        bench_id: str,
+        *,
+        summary: Summary | None = None,
+        spec: SpecStats | None = None,
+        regimes: Regimes | None = None,
+        concurrency: list[ConcurrencyLevel] | None = None,
+        status: str = "complete",
+        finished_at: float | None = None,
+    ) -> None:
+        """Record what was derived from the runs and the final status."""
+        values = {
+            "status": status,
+            "finished_at": finished_at if finished_at is not None else time.time(),
+            "summary": _dump(summary),
+            "spec": _dump(spec),
+            "regimes": _dump(regimes),
+            "concurrency": [_dump(level) for level in concurrency or []],
+        }
+        with self._transaction() as conn:
+            _require_bench(conn, bench_id)
+            conn.execute(benches_t.update().where(benches_t.c.id == bench_id).values(**values))
+
+    def save_bench(self, result: BenchResult) -> str:
+        """Store a whole bench at once (begin, runs, finish in one transaction)."""
+        return self.begin_bench(result)
+
+    def benches(
+        self,
+        stack: str | None = None,
+        version: str | None = None,
+        *,
+        status: str | None = None,
+        reported: bool | None = None,
+        with_runs: bool = True,
+    ) -> list[BenchResult]:
+        """Benches rebuilt from the rows, oldest first."""
+        query = select(benches_t).order_by(benches_t.c.started_at, benches_t.c.id)
+        if stack is not None:
+            query = query.where(benches_t.c.stack == stack)
+        if version is not None:
+            query = query.where(benches_t.c.stack_version == version)
+        if status is not None:
+            query = query.where(benches_t.c.status == status)
+        if reported is not None:
+            query = query.where(benches_t.c.reported == reported)
+        with self._transaction() as conn:
+            rows = conn.execute(query).all()
+            runs_by_bench = _runs_of(conn, [row.id for row in rows]) if with_runs else {}
+        return [_bench_from_row(row, runs_by_bench.get(row.id, [])) for row in rows]
+
+    def bench(self, bench_id: str) -> BenchResult:
+        """One bench by id."""
+        with self._transaction() as conn:
+            row = conn.execute(select(benches_t).where(benches_t.c.id == bench_id)).first()
+            if row is None:
+                raise BadInput(f"no bench {bench_id!r} in {redacted(self.url)}")
+            runs = _runs_of(conn, [bench_id]).get(bench_id, [])
+        return _bench_from_row(row, runs)
+
+    # --- checks -----------------------------------------------------------------------------
+
+    def save_checks(
+        self,
+        *,
+        stack: str,
+        stack_version: str,
+        checks: list[CheckResult],
+        recipe_hash: str | None = None,
+        recipe: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+        engine: str | None = None,
+        engine_version: str | None = None,
+        gpu: list[dict[str, Any]] | None = None,
+        host: str | None = None,
+        created_at: float | None = None,
+        reported: bool = False,
+        source: str | None = None,
+    ) -> str:
+        """Store one check session with its provenance; return the set id."""
+        set_id = new_id()
+        provenance = {
+            "recipe": recipe,
+            "endpoint": endpoint,
+            "gpu": gpu or [],
+            "host": host,
+            "servelab_version": __version__,
+        }
+        with self._transaction() as conn:
+            conn.execute(
+                check_sets_t.insert().values(
+                    id=set_id,
+                    stack=stack,
+                    stack_version=stack_version,
+                    reported=reported,
+                    created_at=created_at if created_at is not None else time.time(),
+                    recipe_hash=recipe_hash,
+                    engine=engine,
+                    engine_version=engine_version,
+                    provenance=provenance,
+                    source=source,
+                )
+            )
+            for check in checks:
+                conn.execute(
+                    checks_t.insert().values(
+                        set_id=set_id,
+                        name=check.name,
+                        passed=check.passed,
+                        detail=check.detail,
+                        record=_dump(check),
+                    )
+                )
+        return set_id
+
+    def check_records(
+        self, stack: str, version: str | None = None, *, reported: bool = False
+    ) -> list[StoredCheck]:
+        """The latest stored outcome of each check name for a stack (version), by name."""
+        query = (
+            select(
+                checks_t.c.id,
+                checks_t.c.set_id,
+                checks_t.c.name,
+                checks_t.c.record,
+                check_sets_t.c.stack,
+                check_sets_t.c.stack_version,
+                check_sets_t.c.created_at,
+                check_sets_t.c.reported,
+            )
+            .join(check_sets_t, checks_t.c.set_id == check_sets_t.c.id)
+            .where(check_sets_t.c.stack == stack, check_sets_t.c.reported == reported)
+            .order_by(check_sets_t.c.created_at, checks_t.c.id)
+        )
+        if version is not None:
+            query = query.where(check_sets_t.c.stack_version == version)
+        with self._transaction() as conn:
+            rows = conn.execute(query).all()
+        latest: dict[str, StoredCheck] = {}
+        for row in rows:  # oldest first: later rows replace earlier ones
+            latest[row.name] = StoredCheck(
+                id=row.id,
+                set_id=row.set_id,
+                stack=row.stack,
+                stack_version=row.stack_version,
+                created_at=row.created_at,
+                reported=row.reported,
+                result=CheckResult.model_validate(row.record),
+            )
+        return [latest[name] for name in sorted(latest)]
+
+    def checks(self, stack: str, version: str | None = None) -> list[CheckResult]:
+        """The latest measured outcome of each check for a stack (version)."""
+        return [stored.result for stored in self.check_records(stack, version)]
+
+    # --- reported results -------------------------------------------------------------------
+
+    def import_reported(self, entries: Iterable[ReportedResult]) -> list[str]:
+        """Store published results as reported (not measured), all or none; return bench ids."""
+        now = time.time()
+        ids: list[str] = []
+        with self._transaction() as conn:
+            for entry in entries:
+                bench_id = new_id()
+                _insert_bench(conn, bench_id, reported_bench(entry, started_at=now))
+                found = reported_checks(entry)
+                if found:
+                    _insert_reported_checks(conn, entry, found, now)
+                ids.append(bench_id)
+        return ids
+
+
+# --- row helpers ----------------------------------------------------------------------------
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    origin = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return " ".join(str(origin).split())[:300] or type(origin).__name__
+
+
+def _require_bench(conn: Connection, bench_id: str) -> None:
+    if conn.execute(select(benches_t.c.id).where(benches_t.c.id == bench_id)).first() is None:
+        raise BadInput(f"no bench {bench_id!r} in the database (call begin_bench first)")
+
+
+def _insert_bench(conn: Connection, bench_id: str, result: BenchResult) -> None:
+    provenance = result.provenance
+    conn.execute(
+        benches_t.insert().values(
+            id=bench_id,
+            stack=provenance.stack,
+            stack_version=provenance.stack_version,
+            status=result.status,
+            reported=result.reported,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            recipe_hash=provenance.recipe_hash,
+            engine=provenance.engine,
+            engine_version=provenance.engine_version,
+            host=provenance.host,
+            provenance=_dump(provenance),
+            summary=_dump(result.summary),
+            spec=_dump(result.spec),
+            regimes=_dump(result.regimes),
+            concurrency=[_dump(level) for level in result.concurrency],
+            source=result.source,
+            context=provenance.served_context(),
+        )
+    )
+    for run in result.runs:
+        _insert_run(conn, bench_id, run)
+
+
+def _insert_run(conn: Connection, bench_id: str, run: RunRecord) -> None:
+    conn.execute(
+        runs_t.insert().values(
+            bench_id=bench_id,
+            idx=run.index,
+            cold=run.cold,
+            ok=run.ok,
+            concurrency=run.concurrency,
+            decode_tps=run.decode_tps,
+            record=_dump(run),
+        )
+    )
+
+
+def _insert_reported_checks(
+    conn: Connection, entry: ReportedResult, found: list[CheckResult], now: float
+) -> None:
+    set_id = new_id()
+    conn.execute(
+        check_sets_t.insert().values(
+            id=set_id,
+            stack=entry.stack,
+            stack_version=entry.version,
+            reported=True,
+            created_at=now,
+            engine=entry.engine,
+            provenance={"gpu": [{"name": entry.gpu}] if entry.gpu else [], "source": entry.source},
+            source=entry.source,
+        )
+    )
+    for check in found:
+        conn.execute(
+            checks_t.insert().values(
+                set_id=set_id,
+                name=check.name,
+                passed=check.passed,
+                detail=check.detail,
+                record=_dump(check),
+            )
+        )
+
+
+def _runs_of(conn: Connection, bench_ids: list[str]) -> dict[str, list[RunRecord]]:
+    found: dict[str, list[RunRecord]] = {}
+    if not bench_ids:
+        return found
+    query = select(runs_t.c.bench_id, runs_t.c.record).order_by(runs_t.c.id)
+    for start in range(0, len(bench_ids), 500):  # keep the IN list bounded
+        chunk = bench_ids[start : start + 500]
+        for row in conn.execute(query.where(runs_t.c.bench_id.in_(chunk))):
+            found.setdefault(row.bench_id, []).append(RunRecord.model_validate(row.record))
+    return found
+
+
+def _bench_from_row(row: Row, runs: list[RunRecord]) -> BenchResult:
+    return BenchResult(
+        id=row.id,
+        provenance=Provenance.model_validate(row.provenance),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        status=row.status,
+        runs=runs,
+        summary=Summary.model_validate(row.summary) if row.summary else None,
+        spec=SpecStats.model_validate(row.spec) if row.spec else None,
+        regimes=Regimes.model_validate(row.regimes) if row.regimes else None,
+        concurrency=[ConcurrencyLevel.model_validate(level) for level in row.concurrency or []],
+        reported=row.reported,
+        source=row.source,
+    )

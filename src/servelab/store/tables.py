@@ -1,0 +1,86 @@
+"""The current schema (what queries use). Older shapes live in migrations.py, frozen."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+# One bench: provenance columns to filter on, the full records as JSON (nothing is lost when
+# results.py gains a field).
+benches = Table(
+    "benches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("stack", String(200), nullable=False),
+    Column("stack_version", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reported", Boolean, nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("recipe_hash", String(64)),
+    Column("engine", String(200)),
+    Column("engine_version", String(200)),
+    Column("host", String(200)),
+    Column("provenance", JSON, nullable=False),
+    Column("summary", JSON),
+    Column("spec", JSON),
+    Column("regimes", JSON),
+    Column("concurrency", JSON),
+    Column("source", Text),  # v2
+    Column("context", Integer),  # v2
+)
+
+# Every per-run sample, written as each run finishes.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bench_id", String(32), ForeignKey("benches.id", ondelete="CASCADE"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("cold", Boolean, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("decode_tps", Double),
+    Column("record", JSON, nullable=False),
+)
+
+# One `servelab check` invocation (or an import): its provenance.
+check_sets = Table(
+    "check_sets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("stack", String(200), nullable=False),
+    Column("stack_version", String(100), nullable=False),
+    Column("reported", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("recipe_hash", String(64)),
+    Column("engine", String(200)),
+    Column("engine_version", String(200)),
+    Column("provenance", JSON, nullable=False),
+    Column("source", Text),  # v2
+)
+
+checks = Table(
+    "checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("set_id", String(32), ForeignKey("check_sets.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("record", JSON, nullable=False),
+)

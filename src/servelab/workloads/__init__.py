@@ -1,0 +1,1 @@
+"""Workloads: prompts, images, tool schemas and haystacks that stages send to a server."""

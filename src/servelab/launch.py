@@ -18,8 +18,15 @@ from typing import Any
 import httpx
 
 from servelab.engines import get_engine
-from servelab.engines.base import ENGINE_EXITED, KV_TOO_SMALL, NOT_READY, Diagnosis
+from servelab.engines.base import (
+    ENGINE_EXITED,
+    KV_TOO_SMALL,
+    MODEL_NOT_FOUND,
+    NOT_READY,
+    Diagnosis,
+)
 from servelab.errors import BadInput, EngineFailed
+from servelab.models import ModelNotFound
 from servelab.paths import state_dir
 from servelab.procgroup import group_alive, stop_group
 from servelab.recipe import Recipe, load_recipe
@@ -71,13 +78,16 @@ class _Started:
 
     def __init__(self, argv: list[str], env: dict[str, str], log: Path, grace: float):
         log.write_text("")
-        self.keeper = subprocess.Popen(
-            [sys.executable, "-m", "servelab.supervisor", str(log), str(grace), "--", *argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, **env},
-            text=True,
-        )
+        # The keeper's stderr goes to the log: it must not hold the caller's terminal or pipes.
+        with log.open("ab") as keeper_err:
+            self.keeper = subprocess.Popen(
+                [sys.executable, "-m", "servelab.supervisor", str(log), str(grace), "--", *argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=keeper_err,
+                env={**os.environ, **env},
+                text=True,
+            )
         assert self.keeper.stdout is not None
         first = self.keeper.stdout.readline().strip()
         if not first.startswith("pid "):
@@ -188,7 +198,10 @@ def start(
     binary = engine.find_binary(recipe)
     if binary is None:
         raise EngineFailed(engine.missing_binary_message())
-    plan = engine.launch_plan(recipe, host=host, port=port)
+    try:
+        plan = engine.launch_plan(recipe, host=host, port=port)
+    except ModelNotFound as exc:
+        raise EngineFailed(str(exc), Diagnosis(MODEL_NOT_FOUND, str(exc))) from None
     argv = [str(binary), *plan.argv[1:]]
     env = plan.env
     if recipe.server.api_key_env:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from servelab.errors import BadInput
 from servelab.paths import models_dir
 from servelab.recipe import ModelRef
+
+
+class ModelNotFound(BadInput):
+    """A recipe's model is neither on disk nor downloadable."""
 
 
 def _looks_like_hub_id(text: str) -> bool:
@@ -53,7 +56,7 @@ def resolve(ref: ModelRef, *, needs_file: bool) -> str:
         else "set SERVELAB_MODELS to the folder that holds it"
     )
     name = f"{ref.id}/{ref.file}" if ref.file else ref.id
-    raise BadInput(f"model {name} not found ({hint}; or give an absolute path in model.id)")
+    raise ModelNotFound(f"model {name} not found ({hint}; or give an absolute path in model.id)")
 
 
 def _download(ref: ModelRef) -> str:
@@ -64,7 +67,7 @@ def _download(ref: ModelRef) -> str:
     except Exception as exc:  # offline, missing repo, no permission
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         local = f"{ref.id}/{ref.file}" if ref.file else ref.id
-        raise BadInput(
+        raise ModelNotFound(
             f"model {local} is not under SERVELAB_MODELS and the hub download of "
             f"{ref.hub_repo}/{ref.hub_file} failed ({reason}); set SERVELAB_MODELS to a folder "
             f"holding {local}"
@@ -78,6 +81,3 @@ def describe(ref: ModelRef) -> str:
         return str(found)
     return f"{ref.id}/{ref.file}" if ref.file else ref.id
 
-
-def hf_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")

@@ -35,8 +35,11 @@ def mentions_number(answer: str, forms: list[str]) -> bool:
 
 def _assistant_turn(reply: ChatReply) -> dict[str, Any]:
     message = reply.message
-    return {"role": "assistant", "content": message.get("content"),
-            "tool_calls": message.get("tool_calls")}
+    return {
+        "role": "assistant",
+        "content": message.get("content"),
+        "tool_calls": message.get("tool_calls"),
+    }
 
 
 def _tool_turn(call: ToolCall, result: dict[str, Any]) -> dict[str, Any]:
@@ -53,13 +56,18 @@ class _Conversation:
 
     def send(self) -> ChatReply:
         return self.client.chat(
-            self.messages, tools=[WEATHER_TOOL, CURRENCY_TOOL], tool_choice="auto",
-            temperature=0, max_tokens=ANSWER_TOKENS,
+            self.messages,
+            tools=[WEATHER_TOOL, CURRENCY_TOOL],
+            tool_choice="auto",
+            temperature=0,
+            max_tokens=ANSWER_TOKENS,
         )
 
     def broke(self, step: int, what: str, problem: str) -> CheckResult:
         return CheckResult(
-            name="agent", passed=False, evidence=self.evidence,
+            name="agent",
+            passed=False,
+            evidence=self.evidence,
             detail=f"broke at step {step}/{STEPS} ({what}): {problem}",
         )
 
@@ -75,13 +83,13 @@ def _tool_step(convo: _Conversation, step: int, tool: dict[str, Any]) -> ToolCal
     return call
 
 
-def _answer_step(convo: _Conversation, step: int, call: ToolCall, result: dict[str, Any],
-                 forms: list[str]) -> CheckResult | None:
+def _answer_step(
+    convo: _Conversation, step: int, call: ToolCall, result: dict[str, Any], forms: list[str]
+) -> CheckResult | None:
     what = f"answer from the {call.name} result"
     convo.messages.append(_tool_turn(call, result))
     reply = convo.send()
-    convo.evidence.append({"index": step, "tool_result": result,
-                           **reply_evidence(what, reply)})
+    convo.evidence.append({"index": step, "tool_result": result, **reply_evidence(what, reply)})
     if not reply.ok:
         return convo.broke(step, what, f"the server refused the request ({reply.error})")
     if reply.tool_calls and not reply.content:
@@ -102,8 +110,12 @@ def check_agent(client: ChatClient, rng: random.Random | None = None) -> CheckRe
     if isinstance(call, CheckResult):
         return call
     temperature = rng.randint(11, 34)
-    weather = {"city": call.arguments.get("city"), "temperature": temperature,
-               "unit": "celsius", "conditions": "light rain"}
+    weather = {
+        "city": call.arguments.get("city"),
+        "temperature": temperature,
+        "unit": "celsius",
+        "conditions": "light rain",
+    }
     broke = _answer_step(convo, 2, call, weather, [str(temperature)])
     if broke:
         return broke
@@ -112,8 +124,11 @@ def check_agent(client: ChatClient, rng: random.Random | None = None) -> CheckRe
     if isinstance(call, CheckResult):
         return call
     if call.arguments.get("amount") != CURRENCY_AMOUNT:
-        return convo.broke(3, "call convert_currency",
-                           f"amount is {call.arguments.get('amount')!r}, asked {CURRENCY_AMOUNT}")
+        return convo.broke(
+            3,
+            "call convert_currency",
+            f"amount is {call.arguments.get('amount')!r}, asked {CURRENCY_AMOUNT}",
+        )
     converted = round(rng.uniform(200, 240), 2)
     result = {**call.arguments, "result": converted}
     forms = [f"{converted:.2f}", f"{converted:.1f}", str(round(converted))]
@@ -121,7 +136,9 @@ def check_agent(client: ChatClient, rng: random.Random | None = None) -> CheckRe
     if broke:
         return broke
     return CheckResult(
-        name="agent", passed=True, evidence=convo.evidence,
+        name="agent",
+        passed=True,
+        evidence=convo.evidence,
         detail=f"{STEPS} of {STEPS} steps: get_weather → answer used {temperature}; "
-               f"convert_currency → answer used {converted:.2f}",
+        f"convert_currency → answer used {converted:.2f}",
     )

@@ -47,8 +47,9 @@ class ChatClient:
     The API key is sent as a bearer token and never appears in replies or errors.
     """
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None,
-                 timeout: float = 600.0):
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None = None, timeout: float = 600.0
+    ):
         self.base_url = base_url.rstrip("/")
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -30,8 +30,10 @@ _FILLER = (
 )
 _WORDS = ("amber", "cobalt", "harbor", "lantern", "meadow", "quartz", "saffron", "willow")
 INSTRUCTION = "Read the text below, then answer the question after it.\n\n"
-QUESTION = ("\n\nQuestion: what is the secret passphrase stated in the text above? "
-            "Reply with the passphrase only.")
+QUESTION = (
+    "\n\nQuestion: what is the secret passphrase stated in the text above? "
+    "Reply with the passphrase only."
+)
 
 
 def headroom(max_len: int) -> int:
@@ -101,40 +103,60 @@ def _chars_per_token(client: ChatClient, target: int) -> tuple[float | None, str
     return len(text) / tokens, None
 
 
-def _recall(client: ChatClient, target: int, chars_per_token: float, depth: float,
-            needle: Needle) -> dict[str, Any]:
+def _recall(
+    client: ChatClient, target: int, chars_per_token: float, depth: float, needle: Needle
+) -> dict[str, Any]:
     """One haystack request; shrinks the filler when the server says it is too long."""
     fixed = len(INSTRUCTION) + len(QUESTION) + len(needle.sentence)
     chars = max(int(target * chars_per_token) - fixed, 100)
     item: dict[str, Any] = {"depth": depth, "target_tokens": target, "needle": needle.sentence}
     for _ in range(RETRIES):
         text = prompt(filler(chars), needle.sentence, depth)
-        reply = client.chat([{"role": "user", "content": text}], temperature=0,
-                            max_tokens=ANSWER_TOKENS)
+        reply = client.chat(
+            [{"role": "user", "content": text}], temperature=0, max_tokens=ANSWER_TOKENS
+        )
         if reply.ok:
             answer = reply.content
             item.pop("error", None)
-            return {**item, "prompt_tokens": reply.usage.get("prompt_tokens"),
-                    "answer": answer, "found": needle.found_in(answer)}
+            return {
+                **item,
+                "prompt_tokens": reply.usage.get("prompt_tokens"),
+                "answer": answer,
+                "found": needle.found_in(answer),
+            }
         item["error"] = reply.error
         chars = int(chars * 0.9)
     return {**item, "prompt_tokens": None, "answer": None, "found": False}
 
 
-def check_context(client: ChatClient, target: int, *, native: int | None = None,
-                  both_sides: bool = False, rng: random.Random | None = None) -> CheckResult:
+def check_context(
+    client: ChatClient,
+    target: int,
+    *,
+    native: int | None = None,
+    both_sides: bool = False,
+    rng: random.Random | None = None,
+) -> CheckResult:
     """Recall a needle at each depth of ``target`` tokens (and inside ``native`` if asked)."""
     rng = rng or random.Random()
     lengths = [target]
     notes: list[str] = []
     if native is not None and target > native:
-        notes.append(f"warning: {target} tokens is past the model's native context {native} "
-                     "(RoPE scaling)")
+        notes.append(
+            f"warning: {target} tokens is past the model's native context {native} (RoPE scaling)"
+        )
         if both_sides:
             lengths.insert(0, native - headroom(native))
     elif both_sides:
-        notes.append("both sides: " + ("the native context is unknown" if native is None else
-                     f"the target is within the native context {native}") + "; one side tested")
+        notes.append(
+            "both sides: "
+            + (
+                "the native context is unknown"
+                if native is None
+                else f"the target is within the native context {native}"
+            )
+            + "; one side tested"
+        )
     rate, problem = _chars_per_token(client, target)
     if problem:
         return CheckResult(name="context", passed=False, detail=problem)
@@ -149,13 +171,20 @@ def check_context(client: ChatClient, target: int, *, native: int | None = None,
     found = [item for item in evidence if item["found"]]
     parts = [
         f"{length} tokens: "
-        + " ".join(f"{int(item['depth'] * 100)}%{'✓' if item['found'] else '✗'}"
-                   for item in evidence if item["target_tokens"] == length)
+        + " ".join(
+            f"{int(item['depth'] * 100)}%{'✓' if item['found'] else '✗'}"
+            for item in evidence
+            if item["target_tokens"] == length
+        )
         for length in lengths
     ]
     detail = f"needle recalled {len(found)} of {len(evidence)} ({'; '.join(parts)})"
     errors = [item["error"] for item in evidence if item.get("error") and not item["found"]]
     if errors:
         detail += f"; server error: {errors[0]}"
-    return CheckResult(name="context", passed=len(found) == len(evidence),
-                       detail="; ".join([detail, *notes]), evidence=evidence)
+    return CheckResult(
+        name="context",
+        passed=len(found) == len(evidence),
+        detail="; ".join([detail, *notes]),
+        evidence=evidence,
+    )

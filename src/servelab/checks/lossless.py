@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servelab.checks.chat import ChatClient
-from servelab.engines.base import Engine
+from servelab.engines.base import Engine, fixed_length_fields
 from servelab.results import CheckResult
 
 PROMPTS = (
@@ -37,21 +37,30 @@ class Output:
     error: str | None = None
 
 
-def generate(client: ChatClient, engine: Engine, tokens: int,
-             prompts: tuple[str, ...] = PROMPTS) -> list[Output]:
-    """Greedy (temperature 0), exactly ``tokens`` tokens per prompt (EOS ignored)."""
-    fields = {**engine.fixed_length_fields(tokens), "temperature": 0, "seed": 0}
+def generate(
+    client: ChatClient, engine: Engine | None, tokens: int, prompts: tuple[str, ...] = PROMPTS
+) -> list[Output]:
+    """Greedy (temperature 0), exactly ``tokens`` tokens per prompt (EOS ignored).
+
+    ``engine`` None (an endpoint of unknown make) sends the common fixed-length fields.
+    """
+    fields = {**fixed_length_fields(engine, tokens), "temperature": 0, "seed": 0}
     outputs = []
     for text in prompts:
         reply = client.chat([{"role": "user", "content": text}], **fields)
         if not reply.ok:
             outputs.append(Output(text, error=reply.error))
             continue
-        spec = engine.spec_from_response(reply.body)
-        outputs.append(Output(
-            text, text=reply.content, tokens=reply.usage.get("completion_tokens"),
-            drafted=spec[0] if spec else None, accepted=spec[1] if spec else None,
-        ))
+        spec = engine.spec_from_response(reply.body) if engine else None
+        outputs.append(
+            Output(
+                text,
+                text=reply.content,
+                tokens=reply.usage.get("completion_tokens"),
+                drafted=spec[0] if spec else None,
+                accepted=spec[1] if spec else None,
+            )
+        )
     return outputs
 
 
@@ -64,21 +73,27 @@ def first_divergence(left: str, right: str) -> int | None:
 
 
 def _snippet(text: str, at: int) -> str:
-    return text[max(0, at - 10): at + SNIPPET]
+    return text[max(0, at - 10) : at + SNIPPET]
 
 
 def _compare_one(spec: Output, base: Output, tokens: int) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "prompt": spec.prompt, "requested_tokens": tokens,
-        "spec_tokens": spec.tokens, "base_tokens": base.tokens,
-        "drafted": spec.drafted, "accepted": spec.accepted,
+        "prompt": spec.prompt,
+        "requested_tokens": tokens,
+        "spec_tokens": spec.tokens,
+        "base_tokens": base.tokens,
+        "drafted": spec.drafted,
+        "accepted": spec.accepted,
     }
     if spec.error or base.error:
         return {**item, "identical": False, "error": spec.error or base.error}
     at = first_divergence(spec.text or "", base.text or "")
     identical = at is None and spec.tokens == base.tokens
-    item.update(identical=identical, first_divergence=at,
-                short=(spec.tokens or 0) < tokens or (base.tokens or 0) < tokens)
+    item.update(
+        identical=identical,
+        first_divergence=at,
+        short=(spec.tokens or 0) < tokens or (base.tokens or 0) < tokens,
+    )
     if at is None:
         item["text"] = (spec.text or "")[: SNIPPET * 2]
     else:
@@ -87,8 +102,7 @@ def _compare_one(spec: Output, base: Output, tokens: int) -> dict[str, Any]:
     return item
 
 
-def compare(spec: list[Output], base: list[Output], tokens: int,
-            tolerance: int = 0) -> CheckResult:
+def compare(spec: list[Output], base: list[Output], tokens: int, tolerance: int = 0) -> CheckResult:
     """Pair the outputs prompt by prompt and apply the tolerance rule."""
     evidence = [_compare_one(s, b, tokens) for s, b in zip(spec, base, strict=True)]
     errors = [item for item in evidence if item.get("error")]
@@ -97,15 +111,19 @@ def compare(spec: list[Output], base: list[Output], tokens: int,
     counts = ", ".join(f"{item['spec_tokens']}/{item['base_tokens']}" for item in evidence)
     drafted = sum(item["drafted"] or 0 for item in evidence)
     accepted = sum(item["accepted"] or 0 for item in evidence)
-    parts = [f"{total - len(divergent) - len(errors)} of {total} prompts identical",
-             f"tokens spec/base: {counts}"]
+    parts = [
+        f"{total - len(divergent) - len(errors)} of {total} prompts identical",
+        f"tokens spec/base: {counts}",
+    ]
     if any(item["drafted"] is not None for item in evidence):
         parts.append(f"drafted {drafted}, accepted {accepted}")
     if divergent:
         first = divergent[0]
-        parts.append(f"first divergence: prompt {first['prompt']!r} at char "
-                     f"{first['first_divergence']}: spec {first.get('spec_snippet')!r} vs "
-                     f"base {first.get('base_snippet')!r}")
+        parts.append(
+            f"first divergence: prompt {first['prompt']!r} at char "
+            f"{first['first_divergence']}: spec {first.get('spec_snippet')!r} vs "
+            f"base {first.get('base_snippet')!r}"
+        )
     if any(item.get("short") for item in evidence):
         parts.append(f"some outputs are shorter than {tokens} tokens")
     if errors:

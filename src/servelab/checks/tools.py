@@ -69,8 +69,9 @@ def parse_tool_call(reply: ChatReply, tool: dict[str, Any]) -> ToolCall:
         return ToolCall(problem=f"the server refused the request ({reply.error})")
     calls = reply.tool_calls
     if not calls:
-        return ToolCall(problem=f"no tool call; the model answered in text instead of calling "
-                                f"{expected}")
+        return ToolCall(
+            problem=f"no tool call; the model answered in text instead of calling {expected}"
+        )
     function = calls[0].get("function") or {}
     call = ToolCall(id=calls[0].get("id"), name=function.get("name"))
     raw = function.get("arguments")
@@ -112,7 +113,10 @@ def check_tools(client: ChatClient) -> CheckResult:
     """Ask for the weather with ``tool_choice: auto``; pass on a schema-valid get_weather call."""
     reply = client.chat(
         [{"role": "user", "content": WEATHER_QUESTION}],
-        tools=[WEATHER_TOOL], tool_choice="auto", temperature=0, max_tokens=ANSWER_TOKENS,
+        tools=[WEATHER_TOOL],
+        tool_choice="auto",
+        temperature=0,
+        max_tokens=ANSWER_TOKENS,
     )
     call = parse_tool_call(reply, WEATHER_TOOL)
     evidence = [reply_evidence("tool call", reply, call)]
@@ -121,6 +125,8 @@ def check_tools(client: ChatClient) -> CheckResult:
     if call.problem:
         return CheckResult(name="tools", passed=False, detail=call.problem, evidence=evidence)
     return CheckResult(
-        name="tools", passed=True, evidence=evidence,
+        name="tools",
+        passed=True,
+        evidence=evidence,
         detail=f"get_weather called with schema-valid arguments {json.dumps(call.arguments)}",
     )

@@ -15,19 +15,38 @@ ANSWER_TOKENS = 64
 
 # (colour, size): the post's 64×64 squares plus one larger image.
 IMAGES: list[tuple[str, int]] = [
-    ("red", 64), ("green", 64), ("blue", 64), ("yellow", 64), ("green", 512),
+    ("red", 64),
+    ("green", 64),
+    ("blue", 64),
+    ("yellow", 64),
+    ("green", 512),
 ]
 PAIR: tuple[str, str] = ("yellow", "blue")
 
 # Words that name a colour → the canonical colour (others are named so wrong answers count).
 _SYNONYMS: dict[str, str] = {
-    "red": "red", "crimson": "red", "scarlet": "red",
-    "green": "green", "lime": "green",
-    "blue": "blue", "azure": "blue",
-    "yellow": "yellow", "gold": "yellow", "golden": "yellow", "lemon": "yellow",
-    "orange": "orange", "purple": "purple", "violet": "purple", "pink": "pink",
-    "magenta": "magenta", "cyan": "cyan", "white": "white", "black": "black",
-    "gray": "gray", "grey": "gray", "brown": "brown",
+    "red": "red",
+    "crimson": "red",
+    "scarlet": "red",
+    "green": "green",
+    "lime": "green",
+    "blue": "blue",
+    "azure": "blue",
+    "yellow": "yellow",
+    "gold": "yellow",
+    "golden": "yellow",
+    "lemon": "yellow",
+    "orange": "orange",
+    "purple": "purple",
+    "violet": "purple",
+    "pink": "pink",
+    "magenta": "magenta",
+    "cyan": "cyan",
+    "white": "white",
+    "black": "black",
+    "gray": "gray",
+    "grey": "gray",
+    "brown": "brown",
 }
 
 
@@ -67,7 +86,9 @@ def check_vision(client: ChatClient, max_images: int | None = None) -> CheckResu
         if error:
             evidence.append({**item, "correct": False, "error": error})
             return CheckResult(
-                name="vision", passed=False, evidence=evidence,
+                name="vision",
+                passed=False,
+                evidence=evidence,
                 detail=f"the server rejected an image request ({error})",
             )
         evidence.append({**item, "correct": names_exactly(answer or "", [colour])})
@@ -77,8 +98,12 @@ def check_vision(client: ChatClient, max_images: int | None = None) -> CheckResu
         pngs = [solid_png(COLOURS[colour], 64) for colour in PAIR]
         answer, error = _ask(client, TWO_QUESTION, pngs)
         correct = error is None and names_exactly(answer or "", list(PAIR))
-        item = {"image": " + ".join(f"{c} 64x64" for c in PAIR), "expected": ", ".join(PAIR),
-                "answer": answer, "correct": correct}
+        item = {
+            "image": " + ".join(f"{c} 64x64" for c in PAIR),
+            "expected": ", ".join(PAIR),
+            "answer": answer,
+            "correct": correct,
+        }
         evidence.append({**item, "error": error} if error else item)
         if not correct:
             wrong.append(item)

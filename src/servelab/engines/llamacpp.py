@@ -212,7 +212,7 @@ class LlamaCpp(Engine):
         match = self._search(_NO_MODEL, log)
         if match:
             reason = re.search(r"failed to open GGUF file '([^']+)' \(([^)]+)\)", log)
-            magic = "failed to read magic" in log
+            magic = "failed to read magic" in log or "invalid magic" in log
             detail = (
                 f"{reason.group(1)}: {reason.group(2)}"
                 if reason

@@ -71,10 +71,7 @@ def _check_view(check: CheckResult) -> dict[str, Any]:
 
 
 def _check_groups(checks: Checks) -> list[dict[str, Any]]:
-    if isinstance(checks, Mapping):
-        groups = checks.items()
-    else:
-        groups = [("", checks)] if checks else []
+    groups = checks.items() if isinstance(checks, Mapping) else [("", checks)]
     return [
         {"label": label, "checks": [_check_view(check) for check in found]}
         for label, found in groups

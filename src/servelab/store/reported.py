@@ -41,6 +41,9 @@ def load_reported(path_or_name: str | Path) -> list[ReportedResult]:
     if not path.exists() and str(path_or_name) in bundled_reported():
         bundled = resources.files("servelab") / "data" / f"{path_or_name}.yaml"
         path = Path(str(bundled))
+    if not path.is_file():
+        known = ", ".join(bundled_reported())
+        raise BadInput(f"{path}: no such file (bundled result sets: {known})")
     try:
         text = path.read_text()
     except OSError as exc:

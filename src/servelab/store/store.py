@@ -67,6 +67,9 @@ class Store:
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise BadInput(f"cannot open database {redacted(self.url)}: {_reason(exc)}") from None
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     # --- plumbing ---------------------------------------------------------------------------
 

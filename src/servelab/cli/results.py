@@ -1,0 +1,114 @@
+"""`servelab board`, `compare`, `recommend`, `import`: views of (and imports into) the store."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from servelab.cli.app import DB_HELP, JSON_HELP, app, console, db_url, emit_json, guarded
+from servelab.report.board import FORMULA, HEADERS, board_markdown, board_rows, row_cells
+from servelab.report.compare import compare, compare_markdown
+from servelab.report.recommend import evidence_text, recommend
+from servelab.store import Store, load_reported
+from servelab.store.url import redacted
+
+
+def _print_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) -> None:
+    table = Table(*headers, show_lines=False)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command("board")
+@guarded
+def board_command(
+    markdown: bool = typer.Option(False, "--markdown", help="Print the post's markdown table."),
+    json_out: str | None = typer.Option(None, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """One row per stack version: decode t/s mean ± σ (n), α, vision/tools checks, context."""
+    with Store(db_url(db)) as store:
+        rows = board_rows(store)
+        where = redacted(store.url)
+    if json_out is not None:
+        emit_json([row.model_dump() for row in rows], json_out)
+        return
+    if not rows:
+        console.print(f"no results in {where} yet (run `servelab bench` or `servelab import`)")
+        return
+    if markdown:
+        print(board_markdown(rows))
+        return
+    _print_table(HEADERS, [row_cells(row) for row in rows])
+    console.print(FORMULA, style="dim", highlight=False)
+
+
+@app.command("compare")
+@guarded
+def compare_command(
+    first: str = typer.Argument(..., help="Baseline: STACK or STACK@VERSION."),
+    second: str = typer.Argument(..., help="Candidate: STACK or STACK@VERSION."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table."),
+    json_out: str | None = typer.Option(None, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """The post's version table between two stored stack versions, with the t/s change's CI."""
+    with Store(db_url(db)) as store:
+        result = compare(store, first, second)
+    if json_out is not None:
+        emit_json(result.contract(), json_out)
+        return
+    if markdown:
+        print(compare_markdown(result))
+    else:
+        headers = ["Field", f"{result.a.stack}@{result.a.version}"]
+        headers.append(f"{result.b.stack}@{result.b.version}")
+        _print_table(headers, [list(row) for row in result.rows])
+    console.print(f"change = mean_B / mean_A − 1; {result.method}", style="dim", highlight=False)
+
+
+@app.command("recommend")
+@guarded
+def recommend_command(
+    needs: str | None = typer.Option(
+        None, "--needs", help="Comma list of checks that must have passed, e.g. vision,tools."
+    ),
+    context: int | None = typer.Option(None, "--context", min=1, help="Minimum context."),
+    gpu: str | None = typer.Option(None, "--gpu", help="Only benches on a GPU matching NAME."),
+    json_out: str | None = typer.Option(None, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """The fastest measured (not reported) stack meeting the needs, with its evidence."""
+    wanted = needs.split(",") if needs else []
+    with Store(db_url(db)) as store:
+        result = recommend(store, wanted, context=context, gpu=gpu)
+    if json_out is not None:
+        emit_json(result.model_dump(), json_out)
+        return
+    best = result.best
+    console.print(f"{best.stack}@{best.version}", style="bold", highlight=False)
+    console.print(f"  evidence: {evidence_text(best)}", highlight=False)
+    for other in result.others:
+        console.print(f"  runner-up {other.stack}@{other.version}: {evidence_text(other)}")
+    for name, why in sorted(result.rejected.items()):
+        console.print(f"  not {name}: {why}", style="dim", highlight=False)
+
+
+@app.command("import")
+@guarded
+def import_command(
+    file: str = typer.Argument(
+        ..., help="YAML/JSON list of published results, or a bundled set (post-leaderboard)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Store published results as reported (not measured); the board marks them."""
+    entries = load_reported(file)
+    with Store(db_url(db)) as store:
+        ids = store.import_reported(entries)
+        where = redacted(store.url)
+    console.print(
+        f"imported {len(ids)} reported (not measured) results from {file} into {where}",
+        highlight=False,
+    )

@@ -1,0 +1,402 @@
+"""Streaming OpenAI-compatible chat client (httpx) that times every SSE chunk cheaply.
+
+Definitions (DESIGN.md):
+- output tokens = the server's ``usage.completion_tokens`` (never the chunk count);
+- TTFT = request sent → first chunk with non-empty content or reasoning content;
+- decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token);
+- e2e t/s = output_tokens / (t_last_chunk − t_request_sent).
+
+Chunks are timestamped per network read and classified by byte tests; only chunks that may
+carry usage, timings or an error are JSON-parsed. Every failure becomes a failed RunRecord with
+a one-line reason; ``stream_run`` never raises to its caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from servelab.errors import RunFailed
+from servelab.results import RunRecord
+from servelab.transport import StreamTransport
+
+CHAT_PATH = "/v1/chat/completions"
+# A non-empty text value: the first character after the opening quote is not the closing one.
+_TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]')
+# Chunks that need real parsing: a usage object, engine timings or an error.
+_PARSE = re.compile(rb'"(?:usage|timings)"\s*:\s*\{|"error"\s*:')
+_BENIGN_FIELDS = (b":", b"event:", b"id:", b"retry:")
+MAX_ERROR_CHARS = 300
+
+SpecReader = Callable[[dict[str, Any]], tuple[int, int] | None]
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= MAX_ERROR_CHARS else flat[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def requested_tokens(payload: dict[str, Any]) -> int | None:
+    """The output length a payload asks for (max_tokens, max_completion_tokens or n_predict)."""
+    for key in ("max_tokens", "max_completion_tokens", "n_predict"):
+        value = payload.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def error_message(body: bytes) -> str:
+    """The human part of an error body (OpenAI, FastAPI or plain text)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _one_line(body.decode("utf-8", "replace")) or "(empty body)"
+    if isinstance(data, dict):
+        inner = data.get("error", data)
+        if isinstance(inner, dict):
+            for key in ("message", "detail", "msg"):
+                if inner.get(key):
+                    return _one_line(inner[key])
+        elif inner:
+            return _one_line(inner)
+        if data.get("detail"):
+            return _one_line(json.dumps(data["detail"]))
+    return _one_line(body.decode("utf-8", "replace"))
+
+
+_spec_readers: list[SpecReader] | None = None
+
+
+def _default_spec_readers() -> list[SpecReader]:
+    """Each engine adapter's reader of (drafted, accepted) from a response's own record."""
+    global _spec_readers
+    if _spec_readers is None:
+        from servelab.engines import all_engines
+
+        _spec_readers = [engine.spec_from_response for engine in all_engines()]
+    return _spec_readers
+
+
+class _Stream:
+    """Per-request parse state: timestamps, counts, and the few parsed chunks."""
+
+    __slots__ = (
+        "chunks", "t_first", "t_last", "usage", "timings", "final", "done", "error", "response_id",
+    )
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+        self.usage: dict[str, Any] | None = None
+        self.timings: dict[str, Any] | None = None
+        self.final: dict[str, Any] = {}
+        self.done = False
+        self.error: str | None = None
+        self.response_id: str | None = None
+
+    def feed(self, lines: list[bytes], now: float) -> None:
+        """Classify complete SSE lines that arrived in one read at time ``now``."""
+        for raw in lines:
+            line = raw.rstrip(b"\r")
+            if not line or self.done:
+                continue
+            if not line.startswith(b"data:"):
+                if line.startswith(_BENIGN_FIELDS):
+                    continue
+                self.error = "malformed SSE line: " + _one_line(repr(line[:80]))
+                return
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                self.done = True
+                continue
+            if not (data.startswith(b"{") and data.endswith(b"}")):
+                self.error = "malformed SSE data (not a JSON object): " + _one_line(
+                    repr(data[:80])
+                )
+                return
+            if _TEXT.search(data):
+                self.chunks += 1
+                if self.t_first is None:
+                    self.t_first = now
+                self.t_last = now
+            if _PARSE.search(data) and not self._parse(data):
+                return
+
+    def _parse(self, data: bytes) -> bool:
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            self.error = f"malformed JSON in SSE chunk: {exc}"
+            return False
+        if not isinstance(chunk, dict):
+            self.error = "malformed SSE chunk: not a JSON object"
+            return False
+        if chunk.get("error"):
+            error = chunk["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            self.error = "server error mid-stream: " + _one_line(str(message))
+            return False
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+            self.response_id = chunk.get("id") or self.response_id
+        if isinstance(chunk.get("timings"), dict):
+            self.timings = chunk["timings"]
+        self.final.update(chunk)
+        return True
+
+
+def _failed(reason: str, started_at: float, **extra: Any) -> RunRecord:
+    return RunRecord(index=0, ok=False, error=_one_line(reason), started_at=started_at, **extra)
+
+
+def _record(
+    state: _Stream, t_sent: float, started_at: float, requested: int | None,
+    spec_readers: list[SpecReader],
+) -> RunRecord:
+    """Turn a finished stream into a RunRecord (the definitions in the module docstring)."""
+    common: dict[str, Any] = {"chunks": state.chunks, "response_id": state.response_id}
+    if state.t_last is not None:
+        common["duration_s"] = state.t_last - t_sent
+    if state.t_first is not None:
+        common["ttft_s"] = state.t_first - t_sent
+    if state.error:
+        return _failed(state.error, started_at, **common)
+    if state.usage is None:
+        why = "stream ended without a usage chunk"
+        if not state.done:
+            why += f" or [DONE] (died mid-stream after {state.chunks} chunks)"
+        return _failed(why + "; the server must honour stream_options.include_usage",
+                       started_at, **common)
+    if not state.done:
+        return _failed(f"stream ended without [DONE] after {state.chunks} chunks",
+                       started_at, **common)
+    tokens = state.usage.get("completion_tokens")
+    if not isinstance(tokens, int):
+        return _failed("usage chunk has no integer completion_tokens", started_at, **common)
+    record = RunRecord(
+        index=0, ok=True, output_tokens=tokens, started_at=started_at,
+        prompt_tokens=state.usage.get("prompt_tokens"), engine_timings=state.timings, **common,
+    )
+    if (
+        tokens > 1 and state.t_first is not None and state.t_last is not None
+        and state.t_last > state.t_first
+    ):
+        record.decode_tps = (tokens - 1) / (state.t_last - state.t_first)
+    if state.t_last is not None and state.t_last > t_sent:
+        record.e2e_tps = tokens / (state.t_last - t_sent)
+    for read_spec in spec_readers:
+        spec = read_spec(state.final)
+        if spec is not None:
+            record.drafted, record.accepted = spec
+            break
+    if requested is not None and tokens < requested:
+        record.ok = False
+        record.error = f"short: got {tokens} of {requested} tokens"
+    return record
+
+
+async def stream_run(
+    client: httpx.AsyncClient,
+    base_url: str,
+    payload: dict[str, Any],
+    *,
+    timeout_s: float,
+    api_key: str | None = None,
+    spec_readers: list[SpecReader] | None = None,
+) -> RunRecord:
+    """One streamed chat completion, timed. ``timeout_s`` bounds connecting and every silence
+    between two reads (a hang), not the whole run. ``index``/``cold`` are the caller's to set."""
+    body = dict(payload, stream=True, stream_options={"include_usage": True})
+    url = base_url.rstrip("/") + CHAT_PATH
+    readers = _default_spec_readers() if spec_readers is None else spec_readers
+    requested = requested_tokens(payload)
+    state = _Stream()
+    started_at = time.time()
+    t_sent = time.perf_counter()
+    try:
+        async with client.stream(
+            "POST", url, json=body, headers=_headers(api_key), timeout=timeout_s
+        ) as response:
+            if response.status_code >= 400:
+                text = await response.aread()
+                return _failed(
+                    f"HTTP {response.status_code}: {error_message(text[:4000])}", started_at
+                )
+            pending = b""
+            clock = time.perf_counter
+            async for data in response.aiter_raw():
+                # the lean transport stamps each read when it arrives; others: when seen here
+                now = getattr(data, "received_at", None) or clock()
+                lines = (pending + data).split(b"\n")
+                pending = lines.pop()
+                state.feed(lines, now)
+                if state.error:
+                    break
+            if pending.strip() and not state.error:
+                state.feed([pending], time.perf_counter())
+    except httpx.TimeoutException as exc:
+        phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
+        state.error = (
+            f"timeout: nothing for {timeout_s:g} s while {phase} (after {state.chunks} chunks)"
+        )
+    except httpx.ConnectError as exc:
+        state.error = f"cannot connect to {url}: {exc}"
+    except httpx.RemoteProtocolError as exc:
+        state.error = f"connection broken mid-stream after {state.chunks} chunks: {exc}"
+    except (httpx.HTTPError, OSError) as exc:
+        state.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # never let one run take the bench down
+        state.error = f"unexpected {type(exc).__name__}: {exc}"
+    return _record(state, t_sent, started_at, requested, readers)
+
+
+def stream_client(timeout_s: float | None = None) -> httpx.AsyncClient:
+    """An AsyncClient on the lean streaming transport (any number of keep-alive connections)."""
+    return httpx.AsyncClient(transport=StreamTransport(), timeout=timeout_s)
+
+
+async def run_streams(
+    base_url: str,
+    payload: dict[str, Any],
+    streams: int,
+    *,
+    timeout_s: float = 600.0,
+    api_key: str | None = None,
+) -> list[RunRecord]:
+    """``streams`` concurrent runs on one event loop, one connection each."""
+    async with stream_client(timeout_s) as client:
+        return list(
+            await asyncio.gather(
+                *(
+                    stream_run(client, base_url, payload, timeout_s=timeout_s, api_key=api_key)
+                    for _ in range(streams)
+                )
+            )
+        )
+
+
+def _worker(
+    base_url: str, payload: dict[str, Any], streams: int, timeout_s: float,
+    api_key: str | None, barrier: Any, results: Any,
+) -> None:
+    barrier.wait()
+    try:
+        runs = asyncio.run(
+            run_streams(base_url, payload, streams, timeout_s=timeout_s, api_key=api_key)
+        )
+        results.put([run.model_dump() for run in runs])
+    except BaseException as exc:
+        reason = f"client process failed: {type(exc).__name__}: {exc}"
+        results.put([_failed(reason, time.time()).model_dump()] * streams)
+
+
+def split_streams(streams: int, processes: int) -> list[int]:
+    """Near-equal shares of ``streams`` over ``processes`` (no empty share)."""
+    processes = max(1, min(processes, streams))
+    base, extra = divmod(streams, processes)
+    return [base + (1 if i < extra else 0) for i in range(processes)]
+
+
+def run_concurrent(
+    base_url: str,
+    payload: dict[str, Any],
+    streams: int,
+    *,
+    processes: int | None = None,
+    timeout_s: float = 600.0,
+    api_key: str | None = None,
+) -> list[RunRecord]:
+    """``streams`` concurrent runs spread over one process per core (each its own event loop).
+
+    Processes start their streams together (a barrier); records are merged in process order,
+    each with ``concurrency = streams`` and ``index`` 1…streams.
+    """
+    if streams < 1:
+        raise ValueError("streams must be ≥ 1")
+    shares = split_streams(streams, processes or os.cpu_count() or 1)
+    if len(shares) == 1:
+        runs = asyncio.run(
+            run_streams(base_url, payload, streams, timeout_s=timeout_s, api_key=api_key)
+        )
+    else:
+        runs = _run_in_processes(base_url, payload, shares, timeout_s, api_key)
+    for index, run in enumerate(runs, 1):
+        run.index = index
+        run.concurrency = streams
+    return runs
+
+
+def _run_in_processes(
+    base_url: str, payload: dict[str, Any], shares: list[int], timeout_s: float,
+    api_key: str | None,
+) -> list[RunRecord]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(shares))
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_worker,
+            args=(base_url, payload, share, timeout_s, api_key, barrier, results),
+            daemon=True,
+        )
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    merged: list[RunRecord] = []
+    try:
+        for _ in workers:
+            merged.extend(RunRecord(**data) for data in results.get())
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+    return merged
+
+
+def chat(
+    base_url: str,
+    payload: dict[str, Any],
+    *,
+    timeout_s: float = 120.0,
+    api_key: str | None = None,
+) -> dict[str, Any]:
+    """One plain (non-streamed) chat completion for checks; RunFailed with one line on error."""
+    url = base_url.rstrip("/") + CHAT_PATH
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.post(
+            url, json=dict(payload, stream=False), headers=headers, timeout=timeout_s
+        )
+    except httpx.TimeoutException:
+        raise RunFailed(f"POST {url}: no answer within {timeout_s:g} s") from None
+    except httpx.HTTPError as exc:
+        raise RunFailed(f"POST {url} failed: {type(exc).__name__}: {_one_line(exc)}") from None
+    if response.status_code >= 400:
+        raise RunFailed(
+            f"POST {url}: HTTP {response.status_code}: {error_message(response.content[:4000])}"
+        )
+    try:
+        data = response.json()
+    except ValueError:
+        raise RunFailed(f"POST {url}: the answer is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise RunFailed(f"POST {url}: the answer has no 'choices' list")
+    return data

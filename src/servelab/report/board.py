@@ -1,0 +1,139 @@
+"""The leaderboard: one row per stack version, from the latest complete bench and stored checks.
+
+Aggregation: for each (stack, version, measured-or-reported) the latest complete bench gives
+decode t/s (its summary: mean ± σ over its non-cold runs), α, context, engine and GPU; vision
+and tools are the latest stored check outcomes of that stack version (blank when never
+checked). Measured and reported results of one stack version are separate rows.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from servelab.report.format import (
+    context_text,
+    engine_text,
+    gpu_text,
+    mark,
+    markdown_table,
+    number,
+    percent,
+)
+from servelab.report.headline import headline
+from servelab.results import BenchResult
+from servelab.store import Store
+
+FORMULA = (
+    "t/s AVG = mean decode t/s of the latest complete bench's non-cold runs, "
+    "decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token); "
+    "α = Δaccepted / Δdrafted; ✓/✗ = latest stored check, blank = never checked"
+)
+
+
+class BoardRow(BaseModel):
+    """One leaderboard row (the `board --json` contract plus n, reported and provenance ids)."""
+
+    stack: str
+    version: str
+    decode_tps: float | None
+    stdev: float | None
+    acceptance_rate: float | None
+    vision: bool | None = Field(description="Latest stored vision check; None = never checked.")
+    tools: bool | None = Field(description="Latest stored tools check; None = never checked.")
+    context: int | None
+    engine: str
+    gpu: str
+    n: int | None = Field(description="Runs behind the mean (None when not published).")
+    reported: bool
+    bench_id: str | None
+    label: str | None = None
+    source: str | None = None
+    bimodal: bool = False
+
+
+def latest_benches(store: Store, *, reported: bool | None = None) -> list[BenchResult]:
+    """The latest complete bench of each (stack, version, reported)."""
+    latest: dict[tuple[str, str, bool], BenchResult] = {}
+    for bench in store.benches(status="complete", reported=reported, with_runs=False):
+        key = (bench.provenance.stack, bench.provenance.stack_version, bench.reported)
+        latest[key] = bench  # oldest first: the last one wins
+    return list(latest.values())
+
+
+def board_rows(store: Store) -> list[BoardRow]:
+    """Leaderboard rows, fastest first (rows without a value last)."""
+    rows = []
+    for bench in latest_benches(store):
+        prov = bench.provenance
+        outcomes = {
+            stored.result.name: stored.result.passed
+            for stored in store.check_records(
+                prov.stack, prov.stack_version, reported=bench.reported
+            )
+        }
+        numbers = headline(bench)
+        rows.append(
+            BoardRow(
+                stack=prov.stack,
+                version=prov.stack_version,
+                decode_tps=numbers.mean,
+                stdev=numbers.stdev,
+                acceptance_rate=bench.spec.acceptance_rate if bench.spec else None,
+                vision=outcomes.get("vision"),
+                tools=outcomes.get("tools"),
+                context=prov.served_context(),
+                engine=engine_text(bench),
+                gpu=gpu_text(bench),
+                n=numbers.n or None,
+                reported=bench.reported,
+                bench_id=bench.id,
+                label=prov.model if bench.reported and prov.model != prov.stack else None,
+                source=bench.source,
+                bimodal=bool(bench.regimes and bench.regimes.bimodal),
+            )
+        )
+    rows.sort(key=lambda row: (row.decode_tps is None, -(row.decode_tps or 0), row.stack))
+    return rows
+
+
+HEADERS = (
+    "Stack",
+    "Version",
+    "t/s AVG",
+    "σ",
+    "n",
+    "α",
+    "Multimodal?",
+    "Tool calling?",
+    "Context",
+    "Engine",
+    "GPU",
+)
+
+
+def row_cells(row: BoardRow) -> list[str]:
+    """The cells of one row, in HEADERS order."""
+    name = row.label or row.stack
+    if row.reported:
+        name += " (reported)"
+    tps = number(row.decode_tps)
+    if row.bimodal and tps:
+        tps += " (bimodal)"
+    return [
+        name,
+        row.version,
+        tps,
+        number(row.stdev),
+        "" if row.n is None else str(row.n),
+        percent(row.acceptance_rate),
+        mark(row.vision),
+        mark(row.tools),
+        context_text(row.context),
+        row.engine,
+        row.gpu,
+    ]
+
+
+def board_markdown(rows: list[BoardRow]) -> str:
+    """The post's leaderboard shape (| Stack | t/s AVG | Multimodal? | Tool calling? | …)."""
+    return markdown_table(HEADERS, [row_cells(row) for row in rows])

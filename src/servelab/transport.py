@@ -1,0 +1,297 @@
+"""A lean HTTP/1.1 transport for httpx, for many concurrent event streams on few cores.
+
+httpx's default transport parses every HTTP chunk through several layers, which costs tens of
+µs per streamed token. This one decodes chunked bodies inside the asyncio protocol callback and
+hands the consumer everything that arrived in one network read as one piece. It speaks plain
+HTTP/1.1 (and TLS), keeps connections alive per host, and raises httpx's own exceptions
+(ConnectError, ConnectTimeout, ReadTimeout, RemoteProtocolError). No proxies, no HTTP/2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+
+import httpx
+
+_MAX_HEAD = 64 * 1024
+_clock = time.perf_counter
+
+
+class Received(bytes):
+    """Body bytes of one network read, with ``received_at`` (time.perf_counter()) of the read."""
+
+    received_at: float
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP connection: parses a response head and its body as bytes arrive."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.head: asyncio.Future | None = None
+        self.parts: deque[bytes] = deque()
+        self.waiter: asyncio.Future | None = None
+        self.framing = ""  # "chunked", "length" or "close"
+        self.remaining = 0  # bytes left in the current chunk / the body
+        self.crlf_due = False
+        self.done = False
+        self.reusable = False
+        self.error: Exception | None = None
+        self.received_at = 0.0
+
+    # --- asyncio.Protocol -----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received_at = _clock()
+        self.buffer += data
+        if self.head is not None and not self.head.done():
+            self._parse_head()
+        elif self.framing:
+            self._parse_body()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.reusable = False
+        if self.head is not None and not self.head.done():
+            self.head.set_exception(
+                httpx.RemoteProtocolError("server disconnected without sending a response")
+            )
+        elif self.framing == "close" and not self.done:
+            self.done = True
+        elif self.framing and not self.done:
+            self.error = httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body"
+            )
+        self._wake()
+
+    # --- parsing --------------------------------------------------------------------------
+    def start(self, head: asyncio.Future) -> None:
+        self.head, self.parts, self.framing = head, deque(), ""
+        self.done = self.crlf_due = False
+        self.remaining, self.error = 0, None
+
+    def _parse_head(self) -> None:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > _MAX_HEAD:
+                self.head.set_exception(httpx.RemoteProtocolError("response head too large"))
+            return
+        lines = bytes(self.buffer[:end]).split(b"\r\n")
+        del self.buffer[: end + 4]
+        try:
+            version, status, *reason = lines[0].split(b" ", 2)
+            headers = [tuple(part.strip() for part in line.split(b":", 1)) for line in lines[1:]]
+            status_code = int(status)
+        except ValueError:
+            self.head.set_exception(httpx.RemoteProtocolError(f"bad status line {lines[0]!r}"))
+            return
+        fields = {name.lower(): value for name, value in headers}
+        keep_alive = version == b"HTTP/1.1" and fields.get(b"connection", b"").lower() != b"close"
+        if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
+            self.framing = "chunked"
+        elif b"content-length" in fields or status_code in (204, 304):
+            self.framing, self.remaining = "length", int(fields.get(b"content-length", 0))
+        else:
+            self.framing, keep_alive = "close", False
+        self.reusable = keep_alive
+        self.head.set_result((status_code, reason[0] if reason else b"", headers))
+        self._parse_body()
+
+    def _parse_body(self) -> None:
+        if self.framing == "chunked":
+            self._parse_chunked()
+        elif self.buffer:
+            if self.framing == "length":
+                take = min(self.remaining, len(self.buffer))
+                self._add(self.buffer[:take])
+                del self.buffer[:take]
+                self.remaining -= take
+            else:
+                self._add(self.buffer)
+                self.buffer.clear()
+        if self.framing == "length" and self.remaining == 0:
+            self.done = True
+        self._wake()
+
+    def _parse_chunked(self) -> None:
+        buffer, position, pieces = self.buffer, 0, []
+        size_of = len(buffer)
+        while not self.done:
+            if self.remaining:
+                take = min(self.remaining, size_of - position)
+                if not take:
+                    break
+                pieces.append(buffer[position : position + take])
+                position += take
+                self.remaining -= take
+                self.crlf_due = self.remaining == 0
+            elif self.crlf_due:
+                if size_of - position < 2:
+                    break
+                position += 2
+                self.crlf_due = False
+            else:
+                line_end = buffer.find(b"\r\n", position)
+                if line_end < 0:
+                    break
+                try:
+                    size = int(bytes(buffer[position:line_end]).split(b";", 1)[0], 16)
+                except ValueError:
+                    self.error = httpx.RemoteProtocolError("malformed chunk size line")
+                    self.reusable = False
+                    break
+                if size:
+                    position, self.remaining = line_end + 2, size
+                    continue
+                end = buffer.find(b"\r\n\r\n", line_end)  # last chunk, trailers, blank line
+                if end < 0:
+                    break  # parse the last-chunk line again when the rest has arrived
+                position, self.done = end + 4, True
+        if pieces:
+            self._add(b"".join(pieces))
+        del buffer[:position]
+
+    def _add(self, data: bytes | bytearray) -> None:
+        part = Received(data)
+        part.received_at = self.received_at
+        self.parts.append(part)
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    # --- consumer side --------------------------------------------------------------------
+    async def wait(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self.waiter = loop.create_future()
+        timer = None
+        if timeout is not None:
+            timer = loop.call_later(timeout, _expire, self.waiter, timeout)
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def close(self) -> None:
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future, timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(httpx.ReadTimeout(f"no data for {timeout:g} s"))
+
+
+class _Body(httpx.AsyncByteStream):
+    """The response body: one ``Received`` per network read (chunk framing removed)."""
+
+    def __init__(self, connection: _Connection, pool: StreamTransport, key: tuple,
+                 timeout: float | None) -> None:
+        self.connection, self.pool, self.key, self.timeout = connection, pool, key, timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        connection = self.connection
+        while True:
+            if connection.parts:
+                yield connection.parts.popleft()
+                continue
+            if connection.error is not None:
+                raise connection.error
+            if connection.done:
+                return
+            await connection.wait(self.timeout)
+
+    async def aclose(self) -> None:
+        connection = self.connection
+        if connection.done and connection.reusable and not connection.buffer:
+            self.pool.release(self.key, connection)
+        else:
+            connection.close()
+
+
+class StreamTransport(httpx.AsyncBaseTransport):
+    """``httpx.AsyncClient(transport=StreamTransport())``: keep-alive HTTP/1.1, cheap reads."""
+
+    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
+        self.idle: dict[tuple, list[_Connection]] = {}
+        if isinstance(verify, ssl.SSLContext):
+            self.ssl_context = verify
+        else:
+            self.ssl_context = ssl.create_default_context()
+            if not verify:
+                self.ssl_context.check_hostname = False
+                self.ssl_context.verify_mode = ssl.CERT_NONE
+
+    def release(self, key: tuple, connection: _Connection) -> None:
+        self.idle.setdefault(key, []).append(connection)
+
+    async def _connect(self, key: tuple, timeout: float | None) -> _Connection:
+        scheme, host, port = key
+        idle = self.idle.get(key)
+        while idle:
+            connection = idle.pop()
+            if connection.transport is not None and not connection.transport.is_closing():
+                return connection
+        loop = asyncio.get_running_loop()
+        try:
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(
+                    _Connection, host, port,
+                    ssl=self.ssl_context if scheme == "https" else None,
+                ),
+                timeout,
+            )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from None
+        return connection
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts = request.extensions.get("timeout", {})
+        connection = await self._connect(key, timeouts.get("connect"))
+        body = await request.aread()
+        head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
+        head += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
+        head.append(b"\r\n")
+        loop = asyncio.get_running_loop()
+        response_head = loop.create_future()
+        connection.start(response_head)
+        connection.buffer.clear()
+        connection.transport.write(b"".join(head) + body)
+        read_timeout = timeouts.get("read")
+        timer = (
+            loop.call_later(read_timeout, _expire, response_head, read_timeout)
+            if read_timeout is not None else None
+        )
+        try:
+            status, reason, headers = await response_head
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=_Body(connection, self, key, read_timeout),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    async def aclose(self) -> None:
+        for connections in self.idle.values():
+            for connection in connections:
+                connection.close()
+        self.idle.clear()

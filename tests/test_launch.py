@@ -1,0 +1,156 @@
+"""Supervised engines: the real llama-server up and down, failures, no orphans."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servelab.launch import launch, log_path_for
+from servelab.procgroup import group_alive
+from servelab.recipe import load_recipe
+
+from .conftest import requires_llama, run_cli
+
+FAKES = Path(__file__).resolve().parent / "fakes"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_gone(pids: list[int], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_pid_alive(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@requires_llama
+def test_up_ready_chat_down_leaves_no_process():
+    up = run_cli("up", "local-stories260k", "--json")
+    assert up.returncode == 0, up.stderr
+    import json
+
+    endpoint = json.loads(up.stdout)
+    pid = endpoint["pid"]
+    assert group_alive(pid)
+    assert endpoint["url"].startswith("http://127.0.0.1:")
+    reply = httpx.post(
+        endpoint["url"] + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 16,
+              "temperature": 0},
+        timeout=30,
+    ).json()
+    assert reply["usage"]["completion_tokens"] == 16
+    assert reply["choices"][0]["message"]["content"]
+    status = run_cli("status", "--json")
+    assert json.loads(status.stdout)[0]["ready"] is True
+    down = run_cli("down", "local-stories260k")
+    assert down.returncode == 0, down.stderr
+    assert not group_alive(pid)
+    assert not _pid_alive(endpoint["keeper_pid"])
+    assert json.loads(run_cli("status", "--json").stdout) == []
+
+
+@requires_llama
+def test_python_api_context_manager():
+    with launch(load_recipe("local-stories260k")) as ep:
+        pid = ep.pid
+        assert httpx.get(ep.url + "/health", timeout=5).status_code == 200
+        assert ep.engine == "llamacpp" and ep.engine_version
+    assert not group_alive(pid)
+
+
+def test_missing_model_file_exit_3(tmp_path):
+    recipe = tmp_path / "missing.yaml"
+    recipe.write_text(
+        "name: missing\nengine: {name: llamacpp}\nmodel: {id: /nonexistent/none.gguf}\n"
+    )
+    result = run_cli("up", str(recipe))
+    assert result.returncode == 3
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert "model /nonexistent/none.gguf not found" in line
+
+
+@requires_llama
+def test_corrupt_model_is_classified_by_the_engine_log(tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file at all" * 10)
+    recipe = tmp_path / "broken.yaml"
+    recipe.write_text(f"name: broken\nengine: {{name: llamacpp}}\nmodel: {{id: {broken}}}\n")
+    result = run_cli("up", str(recipe))
+    assert result.returncode == 3
+    assert "could not load the model (the file is not a GGUF model)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _fake_recipe(tmp_path: Path, *extra: str) -> Path:
+    script = tmp_path / "engine.sh"
+    args = " ".join(extra)
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKES / 'slow_engine.py'} {args}\n")
+    script.chmod(0o755)
+    recipe = tmp_path / "slow.yaml"
+    recipe.write_text(
+        f"name: slow\nengine: {{name: llamacpp, binary: {script}}}\n"
+        f"model: {{id: {FAKES / 'slow_engine.py'}}}\n"
+    )
+    return recipe
+
+
+def _engine_pids(timeout: float = 20) -> tuple[int, int]:
+    log = log_path_for("slow")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists():
+            match = re.search(r"fake-engine pid (\d+) child (\d+)", log.read_text())
+            if match:
+                return int(match.group(1)), int(match.group(2))
+        time.sleep(0.1)
+    raise AssertionError("the fake engine never started")
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigkill"])
+def test_interrupting_up_while_loading_leaves_no_engine(tmp_path, how):
+    recipe = _fake_recipe(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "servelab", "up", str(recipe), "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    engine, child = _engine_pids()
+    assert _pid_alive(engine) and _pid_alive(child)
+    proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert _wait_gone([engine, child]), "engine or its child survived"
+    if how == "sigint":
+        assert proc.returncode == 130
+
+
+def test_timeout_kills_an_engine_that_ignores_sigterm(tmp_path):
+    recipe = _fake_recipe(tmp_path, "--ignore-term")
+    started = time.monotonic()
+    result = run_cli("up", str(recipe), "--timeout", "2")
+    assert result.returncode == 3
+    assert "not ready within 2 s" in result.stderr
+    engine, child = _engine_pids()
+    assert _wait_gone([engine, child])
+    assert time.monotonic() - started < 60

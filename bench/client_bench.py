@@ -31,8 +31,11 @@ from servelab.client import run_concurrent, stream_run
 HERE = Path(__file__).resolve().parent
 FIDELITY_RATES = (250.0, 2000.0)
 # streams → per-stream rates to offer (t/s); the sweep stops at the first rate that fails.
-CAPACITY = {1: (5000.0, 10000.0, 20000.0, 40000.0), 100: (400.0, 600.0, 800.0, 1000.0, 1200.0),
-            1000: (40.0, 60.0, 80.0, 100.0)}
+CAPACITY = {
+    1: (5000.0, 10000.0, 20000.0, 40000.0),
+    100: (400.0, 600.0, 800.0, 1000.0, 1200.0),
+    1000: (40.0, 60.0, 80.0, 100.0),
+}
 TOLERANCE = 0.01
 SECONDS_PER_STREAM = 3.0
 
@@ -62,7 +65,9 @@ def start_server(cpu: int | None) -> tuple[subprocess.Popen, str]:
     preexec = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
     process = subprocess.Popen(
         [sys.executable, str(HERE / "truthserver"), "--port", "0"],
-        stdout=subprocess.PIPE, text=True, preexec_fn=preexec,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec,
     )
     line = process.stdout.readline()
     if "listening on " not in line:
@@ -107,14 +112,20 @@ def row(scenario, streams, rate, tokens, per_chunk, runs, report, server_cpu, cl
     end = max(run.started_at + (run.duration_s or 0) for run in runs)
     wall = end - begin
     return Row(
-        scenario=scenario, streams=streams, rate=rate, tokens=tokens, per_chunk=per_chunk,
-        requests=len(runs), ok=ok,
+        scenario=scenario,
+        streams=streams,
+        rate=rate,
+        tokens=tokens,
+        per_chunk=per_chunk,
+        requests=len(runs),
+        ok=ok,
         aggregate_tps=total / wall if wall > 0 else 0.0,
         offered_tps=streams * rate,
         max_error_pct=100 * max((abs(e) for e in errors), default=float("nan")),
         mean_error_pct=100 * sum(errors) / len(errors) if errors else float("nan"),
         within_1pct=sum(abs(e) <= TOLERANCE for e in errors),
-        client_cpu_us_per_token=1e6 * client_cpu / total if client_cpu is not None and total
+        client_cpu_us_per_token=1e6 * client_cpu / total
+        if client_cpu is not None and total
         else None,
         server_cpu_us_per_token=1e6 * server_cpu / total if total else float("nan"),
     )
@@ -122,8 +133,11 @@ def row(scenario, streams, rate, tokens, per_chunk, runs, report, server_cpu, cl
 
 def fidelity(url: str, rate: float, tokens: int, runs: int, per_chunk: int) -> Row:
     """Sequential single-stream runs, one event loop in this process."""
-    payload = {"model": "truth", "max_tokens": tokens,
-               "truth": {"rate": rate, "per_chunk": per_chunk}}
+    payload = {
+        "model": "truth",
+        "max_tokens": tokens,
+        "truth": {"rate": rate, "per_chunk": per_chunk},
+    }
 
     async def go():
         async with httpx.AsyncClient() as client:
@@ -134,8 +148,17 @@ def fidelity(url: str, rate: float, tokens: int, runs: int, per_chunk: int) -> R
     records = asyncio.run(go())
     client_cpu = cpu_self() - client_before
     report = truth(url)
-    return row(f"fidelity {rate:g} t/s", 1, rate, tokens, per_chunk, records, report,
-               report["cpu_s"] - server_before, client_cpu)
+    return row(
+        f"fidelity {rate:g} t/s",
+        1,
+        rate,
+        tokens,
+        per_chunk,
+        records,
+        report,
+        report["cpu_s"] - server_before,
+        client_cpu,
+    )
 
 
 def startup_cpu(url: str, processes: int) -> float:
@@ -145,11 +168,15 @@ def startup_cpu(url: str, processes: int) -> float:
     return cpu_children() - before
 
 
-def capacity(url: str, streams: int, rate: float, processes: int, per_chunk: int,
-             startup: float) -> Row:
+def capacity(
+    url: str, streams: int, rate: float, processes: int, per_chunk: int, startup: float
+) -> Row:
     tokens = max(200, int(rate * SECONDS_PER_STREAM))
-    payload = {"model": "truth", "max_tokens": tokens,
-               "truth": {"rate": rate, "per_chunk": per_chunk}}
+    payload = {
+        "model": "truth",
+        "max_tokens": tokens,
+        "truth": {"rate": rate, "per_chunk": per_chunk},
+    }
     reset(url)
     server_before = truth(url)["cpu_s"]
     before_self, before_children = cpu_self(), cpu_children()
@@ -159,18 +186,35 @@ def capacity(url: str, streams: int, rate: float, processes: int, per_chunk: int
     else:
         client_cpu = cpu_self() - before_self
     report = truth(url)
-    return row(f"capacity {streams} streams", streams, rate, tokens, per_chunk, records,
-               report, report["cpu_s"] - server_before, client_cpu)
+    return row(
+        f"capacity {streams} streams",
+        streams,
+        rate,
+        tokens,
+        per_chunk,
+        records,
+        report,
+        report["cpu_s"] - server_before,
+        client_cpu,
+    )
 
 
 def machine() -> dict:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_1min": os.getloadavg()[0]}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "load_1min": os.getloadavg()[0],
+    }
 
 
 def print_row(r: Row) -> None:
@@ -187,16 +231,25 @@ def print_row(r: Row) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=os.cpu_count(),
-                        help="client processes for the capacity runs (default: one per core)")
-    parser.add_argument("--server-cpu", type=int, default=None,
-                        help="pin the truth server to this CPU (default: no pinning)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count(),
+        help="client processes for the capacity runs (default: one per core)",
+    )
+    parser.add_argument(
+        "--server-cpu",
+        type=int,
+        default=None,
+        help="pin the truth server to this CPU (default: no pinning)",
+    )
     parser.add_argument("--tokens", type=int, default=2500, help="tokens per fidelity run")
     parser.add_argument("--runs", type=int, default=5, help="fidelity runs per rate")
     parser.add_argument("--per-chunk", type=int, default=1, help="tokens per SSE chunk")
     parser.add_argument("--streams", default="1,100,1000", help="capacity levels")
-    parser.add_argument("--rates", default=None,
-                        help="per-stream rates for every capacity level (comma list)")
+    parser.add_argument(
+        "--rates", default=None, help="per-stream rates for every capacity level (comma list)"
+    )
     parser.add_argument("--skip-fidelity", action="store_true")
     parser.add_argument("--json", default=None, help="write the rows and machine here")
     args = parser.parse_args()
@@ -212,11 +265,13 @@ def main() -> None:
                 print_row(rows[-1])
         startup = startup_cpu(url, args.processes)
         for streams in (int(s) for s in args.streams.split(",")):
-            rates = ([float(r) for r in args.rates.split(",")] if args.rates
-                     else CAPACITY.get(streams, (100.0,)))
+            rates = (
+                [float(r) for r in args.rates.split(",")]
+                if args.rates
+                else CAPACITY.get(streams, (100.0,))
+            )
             for rate in rates:
-                rows.append(capacity(url, streams, rate, args.processes, args.per_chunk,
-                                     startup))
+                rows.append(capacity(url, streams, rate, args.processes, args.per_chunk, startup))
                 print_row(rows[-1])
                 if rows[-1].within_1pct < rows[-1].requests:
                     break
@@ -225,8 +280,9 @@ def main() -> None:
         server.wait(timeout=10)
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"machine": info, "args": vars(args), "rows": [asdict(r) for r in rows]},
-                       indent=2)
+            json.dumps(
+                {"machine": info, "args": vars(args), "rows": [asdict(r) for r in rows]}, indent=2
+            )
         )
 
 

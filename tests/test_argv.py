@@ -81,7 +81,7 @@ def test_local_ngram_recipe():
 def test_local_context_is_per_slot():
     argv = _argv("local-stories260k")
     assert _value(argv, "-np") == "4"
-    assert _value(argv, "-c") == str(1024 * 4)
+    assert _value(argv, "-c") == str(512 * 4)
 
 
 def test_show_prints_threads(cli):

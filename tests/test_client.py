@@ -7,10 +7,10 @@ import socket
 
 import httpx
 import pytest
-from tests.fakes.fault_server import FaultServer, SpecProfile
 
 from servelab.client import _Stream, chat, run_concurrent, stream_client, stream_run
 from servelab.errors import RunFailed
+from tests.fakes.fault_server import FaultServer, SpecProfile
 
 PAYLOAD = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -24,8 +24,13 @@ def make_client(request):
     return CLIENTS[request.param]
 
 
-def run_once(url: str, payload: dict, timeout_s: float = 10.0, api_key: str | None = None,
-             make_client=httpx.AsyncClient):
+def run_once(
+    url: str,
+    payload: dict,
+    timeout_s: float = 10.0,
+    api_key: str | None = None,
+    make_client=httpx.AsyncClient,
+):
     async def go():
         async with make_client() as client:
             return await stream_run(client, url, payload, timeout_s=timeout_s, api_key=api_key)
@@ -35,16 +40,18 @@ def run_once(url: str, payload: dict, timeout_s: float = 10.0, api_key: str | No
 
 def test_normal_stream_counts_usage_tokens_and_times_decode_within_1_percent(make_client):
     with FaultServer(rate=200.0, tokens_per_chunk=1) as server:
-        run = run_once(server.url, PAYLOAD | {"max_tokens": 100}, api_key="sekret", make_client=make_client)
+        run = run_once(
+            server.url, PAYLOAD | {"max_tokens": 200}, api_key="sekret", make_client=make_client
+        )
     served = server.requests[0]
     truth = (served.tokens - 1) / (served.t_last - served.t_first)
     assert run.ok and run.error is None
-    assert run.output_tokens == 100 and run.prompt_tokens == 1
+    assert run.output_tokens == 200 and run.prompt_tokens == 1
     assert abs(run.decode_tps - truth) / truth < 0.01
     assert abs(run.decode_tps - 200.0) / 200.0 < 0.01  # the server's schedule
     assert run.ttft_s is not None and 0.005 < run.ttft_s < run.duration_s
-    assert run.e2e_tps == pytest.approx(100 / run.duration_s)
-    assert run.chunks == 100 and run.response_id == served.id
+    assert run.e2e_tps == pytest.approx(200 / run.duration_s)
+    assert run.chunks == 200 and run.response_id == served.id
     assert served.authorization == "Bearer sekret"
     assert served.payload["stream"] is True
     assert served.payload["stream_options"] == {"include_usage": True}
@@ -76,7 +83,9 @@ def test_timings_give_drafted_and_accepted(make_client):
 )
 def test_faults_become_failed_runs_with_the_reason(mode, reason, make_client):
     with FaultServer(mode=mode, rate=1000.0, hang_s=10) as server:
-        run = run_once(server.url, PAYLOAD | {"max_tokens": 20}, timeout_s=0.5, make_client=make_client)
+        run = run_once(
+            server.url, PAYLOAD | {"max_tokens": 20}, timeout_s=0.5, make_client=make_client
+        )
     assert not run.ok
     assert reason in run.error
     assert "\n" not in run.error
@@ -96,8 +105,7 @@ def test_script_runs_faults_between_good_runs_on_one_client(make_client):
         async def go():
             async with make_client() as client:
                 return [
-                    await stream_run(client, server.url, PAYLOAD | {"max_tokens": 10},
-                                     timeout_s=5)
+                    await stream_run(client, server.url, PAYLOAD | {"max_tokens": 10}, timeout_s=5)
                     for _ in script
                 ]
 
@@ -109,14 +117,20 @@ def test_connect_error_is_a_failed_run(make_client):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    run = run_once(f"http://127.0.0.1:{port}", PAYLOAD | {"max_tokens": 5}, timeout_s=2, make_client=make_client)
+    run = run_once(
+        f"http://127.0.0.1:{port}",
+        PAYLOAD | {"max_tokens": 5},
+        timeout_s=2,
+        make_client=make_client,
+    )
     assert not run.ok and run.error.startswith("cannot connect to")
 
 
 def test_run_concurrent_spreads_streams_over_processes():
     with FaultServer(rate=200.0) as server:
-        runs = run_concurrent(server.url, PAYLOAD | {"max_tokens": 60}, 4, processes=2,
-                              timeout_s=10)
+        runs = run_concurrent(
+            server.url, PAYLOAD | {"max_tokens": 60}, 4, processes=2, timeout_s=10
+        )
     assert [run.index for run in runs] == [1, 2, 3, 4]
     assert all(run.ok and run.concurrency == 4 and run.output_tokens == 60 for run in runs)
     truth = {s.id: (s.tokens - 1) / (s.t_last - s.t_first) for s in server.requests}

@@ -75,10 +75,11 @@ def test_garbage_text_is_one_line_error():
 @pytest.mark.parametrize("flavour", ["llamacpp", "vllm"])
 def test_fetch_metrics_from_a_server_matches_its_timings(flavour):
     names = get_engine(flavour).spec_counter_names()
-    with FaultServer(rate=5000.0, timings=True, spec=SpecProfile((0.9, 0.5)),
-                     metrics=flavour) as server:
+    with FaultServer(
+        rate=5000.0, timings=True, spec=SpecProfile((0.9, 0.5)), metrics=flavour
+    ) as server:
         before = parse_spec_counters(fetch_metrics(server.url), names)
-        drafted, accepted = zip(*(server.count_spec(40) for _ in range(3)))
+        drafted, accepted = zip(*(server.count_spec(40) for _ in range(3)), strict=True)
         after = parse_spec_counters(fetch_metrics(server.url), names)
     spec = spec_delta(before, after, k=2)
     assert (spec.drafted, spec.accepted) == (sum(drafted), sum(accepted))

@@ -33,7 +33,7 @@ def test_file_workloads(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "prompt file not found"), ("", "is empty"), ("[{\"role\": \"user\"}]", "needs")],
+    [(None, "prompt file not found"), ("", "is empty"), ('[{"role": "user"}]', "needs")],
 )
 def test_bad_files_are_bad_input(tmp_path, content, message):
     path = tmp_path / ("p.json" if content and content.startswith("[") else "p.txt")

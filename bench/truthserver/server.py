@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import resource
@@ -50,12 +51,24 @@ class Stream:
     """One response in flight: its schedule, its pre-built bytes and what was really sent."""
 
     __slots__ = (
-        "transport", "id", "tokens", "rate", "per_chunk", "first_due", "chunks_total",
-        "chunks_sent", "token_bytes", "last_token_bytes", "tail", "t_first", "t_last",
+        "transport",
+        "id",
+        "tokens",
+        "rate",
+        "per_chunk",
+        "first_due",
+        "chunks_total",
+        "chunks_sent",
+        "token_bytes",
+        "last_token_bytes",
+        "tail",
+        "t_first",
+        "t_last",
     )
 
-    def __init__(self, transport, request_id: str, tokens: int, rate: float, ttft: float,
-                 per_chunk: int) -> None:
+    def __init__(
+        self, transport, request_id: str, tokens: int, rate: float, ttft: float, per_chunk: int
+    ) -> None:
         self.transport = transport
         self.id = request_id
         self.tokens = tokens
@@ -237,10 +250,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttft", type=float, default=0.01, help="seconds to the first token")
     parser.add_argument("--per-chunk", type=int, default=1, help="tokens per SSE chunk")
     args = parser.parse_args(argv)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, args.rate, args.ttft, args.per_chunk))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -96,7 +96,15 @@ class _Stream:
     """Per-request parse state: timestamps, counts, and the few parsed chunks."""
 
     __slots__ = (
-        "chunks", "t_first", "t_last", "usage", "timings", "final", "done", "error", "response_id",
+        "chunks",
+        "t_first",
+        "t_last",
+        "usage",
+        "timings",
+        "final",
+        "done",
+        "error",
+        "response_id",
     )
 
     def __init__(self) -> None:
@@ -126,9 +134,7 @@ class _Stream:
                 self.done = True
                 continue
             if not (data.startswith(b"{") and data.endswith(b"}")):
-                self.error = "malformed SSE data (not a JSON object): " + _one_line(
-                    repr(data[:80])
-                )
+                self.error = "malformed SSE data (not a JSON object): " + _one_line(repr(data[:80]))
                 return
             if _TEXT.search(data):
                 self.chunks += 1
@@ -166,7 +172,10 @@ def _failed(reason: str, started_at: float, **extra: Any) -> RunRecord:
 
 
 def _record(
-    state: _Stream, t_sent: float, started_at: float, requested: int | None,
+    state: _Stream,
+    t_sent: float,
+    started_at: float,
+    requested: int | None,
     spec_readers: list[SpecReader],
 ) -> RunRecord:
     """Turn a finished stream into a RunRecord (the definitions in the module docstring)."""
@@ -181,20 +190,29 @@ def _record(
         why = "stream ended without a usage chunk"
         if not state.done:
             why += f" or [DONE] (died mid-stream after {state.chunks} chunks)"
-        return _failed(why + "; the server must honour stream_options.include_usage",
-                       started_at, **common)
+        return _failed(
+            why + "; the server must honour stream_options.include_usage", started_at, **common
+        )
     if not state.done:
-        return _failed(f"stream ended without [DONE] after {state.chunks} chunks",
-                       started_at, **common)
+        return _failed(
+            f"stream ended without [DONE] after {state.chunks} chunks", started_at, **common
+        )
     tokens = state.usage.get("completion_tokens")
     if not isinstance(tokens, int):
         return _failed("usage chunk has no integer completion_tokens", started_at, **common)
     record = RunRecord(
-        index=0, ok=True, output_tokens=tokens, started_at=started_at,
-        prompt_tokens=state.usage.get("prompt_tokens"), engine_timings=state.timings, **common,
+        index=0,
+        ok=True,
+        output_tokens=tokens,
+        started_at=started_at,
+        prompt_tokens=state.usage.get("prompt_tokens"),
+        engine_timings=state.timings,
+        **common,
     )
     if (
-        tokens > 1 and state.t_first is not None and state.t_last is not None
+        tokens > 1
+        and state.t_first is not None
+        and state.t_last is not None
         and state.t_last > state.t_first
     ):
         record.decode_tps = (tokens - 1) / (state.t_last - state.t_first)
@@ -292,8 +310,13 @@ async def run_streams(
 
 
 def _worker(
-    base_url: str, payload: dict[str, Any], streams: int, timeout_s: float,
-    api_key: str | None, barrier: Any, results: Any,
+    base_url: str,
+    payload: dict[str, Any],
+    streams: int,
+    timeout_s: float,
+    api_key: str | None,
+    barrier: Any,
+    results: Any,
 ) -> None:
     barrier.wait()
     try:
@@ -343,7 +366,10 @@ def run_concurrent(
 
 
 def _run_in_processes(
-    base_url: str, payload: dict[str, Any], shares: list[int], timeout_s: float,
+    base_url: str,
+    payload: dict[str, Any],
+    shares: list[int],
+    timeout_s: float,
     api_key: str | None,
 ) -> list[RunRecord]:
     context = multiprocessing.get_context("spawn")

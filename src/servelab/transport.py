@@ -194,8 +194,9 @@ def _expire(waiter: asyncio.Future, timeout: float) -> None:
 class _Body(httpx.AsyncByteStream):
     """The response body: one ``Received`` per network read (chunk framing removed)."""
 
-    def __init__(self, connection: _Connection, pool: StreamTransport, key: tuple,
-                 timeout: float | None) -> None:
+    def __init__(
+        self, connection: _Connection, pool: StreamTransport, key: tuple, timeout: float | None
+    ) -> None:
         self.connection, self.pool, self.key, self.timeout = connection, pool, key, timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -245,7 +246,9 @@ class StreamTransport(httpx.AsyncBaseTransport):
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    _Connection, host, port,
+                    _Connection,
+                    host,
+                    port,
                     ssl=self.ssl_context if scheme == "https" else None,
                 ),
                 timeout,
@@ -273,7 +276,8 @@ class StreamTransport(httpx.AsyncBaseTransport):
         read_timeout = timeouts.get("read")
         timer = (
             loop.call_later(read_timeout, _expire, response_head, read_timeout)
-            if read_timeout is not None else None
+            if read_timeout is not None
+            else None
         )
         try:
             status, reason, headers = await response_head

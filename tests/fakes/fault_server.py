@@ -148,18 +148,21 @@ class FaultServer:
         if self.metrics == "vllm":
             labels = f'engine="0",model_name="{self.model}"'
             for name, value in values.items():
-                lines += [f"# TYPE vllm:{name}_total counter",
-                          f"vllm:{name}_total{{{labels}}} {float(value)}",
-                          f"# TYPE vllm:{name}_created gauge",
-                          f"vllm:{name}_created{{{labels}}} 1.7e+09"]
+                lines += [
+                    f"# TYPE vllm:{name}_total counter",
+                    f"vllm:{name}_total{{{labels}}} {float(value)}",
+                    f"# TYPE vllm:{name}_created gauge",
+                    f"vllm:{name}_created{{{labels}}} 1.7e+09",
+                ]
             family = "vllm:spec_decode_num_accepted_tokens_per_pos_total"
             lines.append(f"# TYPE {family} counter")
-            lines += [f'{family}{{{labels},position="{i}"}} {float(v)}'
-                      for i, v in enumerate(c.per_position)]
+            lines += [
+                f'{family}{{{labels},position="{i}"}} {float(v)}'
+                for i, v in enumerate(c.per_position)
+            ]
         else:
             for name, value in values.items():
-                lines += [f"# TYPE llamacpp:{name}_total counter",
-                          f"llamacpp:{name}_total {value}"]
+                lines += [f"# TYPE llamacpp:{name}_total counter", f"llamacpp:{name}_total {value}"]
             family = "llamacpp:spec_decode_num_accepted_tokens_per_pos_total"
             lines.append(f"# TYPE {family} counter")
             lines += [f'{family}{{position="{i}"}} {v}' for i, v in enumerate(c.per_position)]
@@ -248,10 +251,18 @@ class _Handler(BaseHTTPRequestHandler):
             "id": served.id,
             "object": "chat.completion",
             "model": self.fake.model,
-            "choices": [{"index": 0, "finish_reason": "length",
-                         "message": {"role": "assistant", "content": " word" * tokens}}],
-            "usage": {"prompt_tokens": served.prompt_tokens, "completion_tokens": tokens,
-                      "total_tokens": tokens + served.prompt_tokens},
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "length",
+                    "message": {"role": "assistant", "content": " word" * tokens},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": served.prompt_tokens,
+                "completion_tokens": tokens,
+                "total_tokens": tokens + served.prompt_tokens,
+            },
         }
         self._send(200, json.dumps(body).encode())
 
@@ -282,10 +293,15 @@ class _Handler(BaseHTTPRequestHandler):
             served.tokens = sent
         self._event(self._chunk_obj(served, {}, "length"))
         final: dict[str, Any] = {
-            "id": served.id, "object": "chat.completion.chunk", "model": fake.model,
+            "id": served.id,
+            "object": "chat.completion.chunk",
+            "model": fake.model,
             "choices": [],
-            "usage": {"prompt_tokens": served.prompt_tokens, "completion_tokens": tokens,
-                      "total_tokens": tokens + served.prompt_tokens},
+            "usage": {
+                "prompt_tokens": served.prompt_tokens,
+                "completion_tokens": tokens,
+                "total_tokens": tokens + served.prompt_tokens,
+            },
         }
         spec = fake.count_spec(tokens)
         if fake.timings:

@@ -50,12 +50,13 @@ def detect_regimes(values: Sequence[float], indices: Sequence[int] | None = None
     if not (separated and far_apart):
         return Regimes()
     pattern = "".join("S" if value <= threshold else "F" for value in values)
+    paired = list(zip(runs, values, strict=True))
     overall = math.fsum(values) / len(values)
     return Regimes(
         bimodal=True,
         clusters=[
-            Cluster(mean=fast_mean, runs=[r for r, v in zip(runs, values) if v > threshold]),
-            Cluster(mean=slow_mean, runs=[r for r, v in zip(runs, values) if v <= threshold]),
+            Cluster(mean=fast_mean, runs=[r for r, v in paired if v > threshold]),
+            Cluster(mean=slow_mean, runs=[r for r, v in paired if v <= threshold]),
         ],
         pattern=pattern,
         note=(

@@ -212,10 +212,11 @@ class Bench:
         return spec
 
     def finish(self, status: str, before=None, after=None) -> BenchResult:
-        values = [run.decode_tps for run in self._aggregated() if run.decode_tps is not None]
+        kept = [run for run in self._aggregated() if run.decode_tps is not None]
+        values = [run.decode_tps for run in kept]
         result = self.result
         result.summary = summarize(values)
-        result.regimes = detect_regimes(values) if len(values) >= 4 else None
+        result.regimes = detect_regimes(values, [run.index for run in kept])
         result.spec = self._spec(before, after)
         result.status = status
         result.finished_at = time.time()

@@ -89,9 +89,7 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
         return Summary(n=0)
     mean = math.fsum(values) / n
     low, high = min(values), max(values)
-    summary = Summary(
-        n=n, mean=mean, median=median(values), min=low, max=high, range=high - low
-    )
+    summary = Summary(n=n, mean=mean, median=median(values), min=low, max=high, range=high - low)
     if n < 2:
         return summary
     stdev = math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (n - 1))

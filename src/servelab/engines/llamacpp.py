@@ -63,9 +63,19 @@ class LlamaCpp(Engine):
         raise BadInput(f"speculative.method: {method!r} is not served by llama.cpp (use {known})")
 
     def argv(
-        self, recipe: Recipe, *, host: str, port: int, resolve_models: bool = True
+        self,
+        recipe: Recipe,
+        *,
+        host: str,
+        port: int,
+        resolve_models: bool = True,
+        models_root: str | None = None,
     ) -> list[str]:
+        """``models_root``: where model folders are mounted (container forms), e.g. /models."""
+
         def path(ref) -> str:
+            if models_root is not None and not ref.id.startswith("/"):
+                return "/".join(part for part in (models_root, ref.id, ref.file) if part)
             return models.resolve(ref, needs_file=True) if resolve_models else models.describe(ref)
 
         rt, ctx, feat = recipe.runtime, recipe.context, recipe.features
@@ -130,8 +140,11 @@ class LlamaCpp(Engine):
         return "LLAMA_API_KEY"
 
     def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
-        image = recipe.engine.image or "ghcr.io/ggml-org/llama.cpp:server"
-        inner = self.argv(recipe, host="0.0.0.0", port=8080, resolve_models=False)
+        # Without engine.image, an unqualified name: point it at your registry's llama.cpp server.
+        image = recipe.engine.image or "llama.cpp:server"
+        inner = self.argv(
+            recipe, host="0.0.0.0", port=8080, resolve_models=False, models_root="/models"
+        )
         gpu = ["--gpus", "all"] if (recipe.runtime.gpu_layers or 0) > 0 else []
         return [
             "docker",

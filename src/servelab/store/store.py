@@ -76,6 +76,10 @@ class Store:
     def close(self) -> None:
         self._engine.dispose()
 
+    def describe(self) -> str:
+        """The database, password redacted, with its schema version."""
+        return f"{redacted(self.url)} (schema v{self.schema_version})"
+
     def __enter__(self) -> Store:
         return self
 

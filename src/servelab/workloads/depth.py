@@ -13,11 +13,43 @@ from servelab.client import chat
 from servelab.errors import RunFailed
 from servelab.workloads.prompts import Workload, make_workload
 
-_WORDS = (
-    "river stone lantern orchard winter harbor meadow copper violin thunder garden pencil "
-    "market castle forest candle silver ladder window island bridge mirror feather valley "
-    "engine blanket compass garden tower whistle basket anchor cotton planet marble rocket"
-).split()
+_WORDS = [
+    "river",
+    "stone",
+    "lantern",
+    "orchard",
+    "winter",
+    "harbor",
+    "meadow",
+    "copper",
+    "violin",
+    "thunder",
+    "garden",
+    "pencil",
+    "market",
+    "castle",
+    "forest",
+    "candle",
+    "silver",
+    "ladder",
+    "window",
+    "island",
+    "bridge",
+    "mirror",
+    "feather",
+    "valley",
+    "engine",
+    "blanket",
+    "compass",
+    "tower",
+    "whistle",
+    "basket",
+    "anchor",
+    "cotton",
+    "planet",
+    "marble",
+    "rocket",
+]
 PROBE_WORDS = 500
 SEED = 20240515
 

@@ -1,7 +1,8 @@
 """Prompt workloads: each has a stable id and the sha256 of the exact messages sent.
 
 Bundled: ``space-invaders`` (default; the post's single-file HTML game), ``prose`` and ``json``
-(speculative acceptance depends strongly on what is written). ``@FILE`` loads a text file (one
+(speculative acceptance depends strongly on what is written), ``story`` (a short opening that
+leaves room to generate within a 512-token training window). ``@FILE`` loads a text file (one
 user message) or a JSON file holding a message list or ``{"messages": [...]}``.
 """
 
@@ -22,6 +23,8 @@ BUNDLED: dict[str, tuple[str, int]] = {
     "space-invaders": ("space-invaders.txt", 1),
     "prose": ("prose.txt", 1),
     "json": ("json.txt", 1),
+    # A story opening short enough for tiny models trained on 512-token windows (stories260k).
+    "story": ("story.txt", 1),
 }
 
 
@@ -60,7 +63,7 @@ def _bundled(name: str) -> Workload:
 def _messages_from_json(data: Any, path: Path) -> list[dict[str, Any]]:
     messages = data.get("messages") if isinstance(data, dict) else data
     if not isinstance(messages, list) or not messages:
-        raise BadInput(f"{path}: expected a JSON list of messages or {{\"messages\": [...]}}")
+        raise BadInput(f'{path}: expected a JSON list of messages or {{"messages": [...]}}')
     for index, message in enumerate(messages):
         if not (isinstance(message, dict) and "role" in message and "content" in message):
             raise BadInput(f"{path}: messages[{index}] needs 'role' and 'content'")

@@ -1,0 +1,76 @@
+"""The lean HTTP/1.1 transport: chunked bodies split anywhere, trailers, keep-alive, EOF."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from servelab.transport import Received, StreamTransport, _Connection
+from tests.fakes.fault_server import FaultServer
+
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n\r\n"
+    b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n"
+)
+
+
+def deliver(pieces: list[bytes]) -> tuple[tuple, bytes, _Connection]:
+    async def go():
+        connection = _Connection()
+        head = asyncio.get_running_loop().create_future()
+        connection.start(head)
+        for piece in pieces:
+            connection.data_received(piece)
+        return head.result(), b"".join(connection.parts), connection
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, len(RESPONSE)])
+def test_chunked_body_survives_any_split(step):
+    pieces = [RESPONSE[i : i + step] for i in range(0, len(RESPONSE), step)]
+    (status, reason, headers), body, connection = deliver(pieces)
+    assert (status, reason) == (200, b"OK")
+    assert (b"Content-Type", b"text/event-stream") in headers
+    assert body == b"hello, world"
+    assert connection.done and connection.reusable and not connection.buffer
+
+
+def test_parts_carry_the_time_of_their_read():
+    _, _, connection = deliver([RESPONSE])
+    assert all(isinstance(part, Received) and part.received_at > 0 for part in connection.parts)
+
+
+def test_content_length_and_close_framing():
+    head, body, connection = deliver([b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"])
+    assert head[0] == 404 and body == b"nope" and connection.done
+    head, body, connection = deliver([b"HTTP/1.0 200 OK\r\n\r\nuntil ", b"close"])
+    assert body == b"until close" and not connection.done and not connection.reusable
+    connection.connection_lost(None)
+    assert connection.done and connection.error is None
+
+
+def test_eof_inside_a_chunked_body_is_a_protocol_error():
+    _, _, connection = deliver([RESPONSE[:80]])
+    connection.connection_lost(None)
+    assert isinstance(connection.error, httpx.RemoteProtocolError)
+
+
+def test_keep_alive_reuses_one_connection_for_sequential_requests():
+    async def go(url):
+        transport = StreamTransport()
+        async with httpx.AsyncClient(transport=transport, timeout=5) as client:
+            answers = []
+            for _ in range(3):
+                response = await client.post(
+                    url + "/v1/chat/completions", json={"max_tokens": 2, "stream": False}
+                )
+                answers.append(response.json()["usage"]["completion_tokens"])
+            idle = [c for conns in transport.idle.values() for c in conns]
+            return answers, len(idle)
+
+    with FaultServer() as server:
+        answers, idle = asyncio.run(go(server.url))
+    assert answers == [2, 2, 2] and idle == 1

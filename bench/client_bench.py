@@ -169,13 +169,20 @@ def startup_cpu(url: str, processes: int) -> float:
 
 
 def capacity(
-    url: str, streams: int, rate: float, processes: int, per_chunk: int, startup: float
+    url: str,
+    streams: int,
+    rate: float,
+    processes: int,
+    per_chunk: int,
+    startup: float,
+    seconds: float,
+    ttft: float,
 ) -> Row:
-    tokens = max(200, int(rate * SECONDS_PER_STREAM))
+    tokens = max(200, int(rate * seconds))
     payload = {
         "model": "truth",
         "max_tokens": tokens,
-        "truth": {"rate": rate, "per_chunk": per_chunk},
+        "truth": {"rate": rate, "per_chunk": per_chunk, "ttft": ttft},
     }
     reset(url)
     server_before = truth(url)["cpu_s"]
@@ -250,6 +257,18 @@ def main() -> None:
     parser.add_argument(
         "--rates", default=None, help="per-stream rates for every capacity level (comma list)"
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=SECONDS_PER_STREAM,
+        help="capacity streams last about this long (tokens = rate × seconds)",
+    )
+    parser.add_argument(
+        "--ttft",
+        type=float,
+        default=0.01,
+        help="the server's delay to the first token of each capacity stream",
+    )
     parser.add_argument("--skip-fidelity", action="store_true")
     parser.add_argument("--json", default=None, help="write the rows and machine here")
     args = parser.parse_args()
@@ -271,7 +290,18 @@ def main() -> None:
                 else CAPACITY.get(streams, (100.0,))
             )
             for rate in rates:
-                rows.append(capacity(url, streams, rate, args.processes, args.per_chunk, startup))
+                rows.append(
+                    capacity(
+                        url,
+                        streams,
+                        rate,
+                        args.processes,
+                        args.per_chunk,
+                        startup,
+                        args.seconds,
+                        args.ttft,
+                    )
+                )
                 print_row(rows[-1])
                 if rows[-1].within_1pct < rows[-1].requests:
                     break

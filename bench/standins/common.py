@@ -26,7 +26,9 @@ def stories_hf_dir(root: Path) -> Path:
     """The real stories260k HF folder (its tokenizer is shared by every stand-in)."""
     folder = root / STORIES_DIR / "hf"
     if not (folder / "tokenizer.json").is_file():
-        raise SystemExit(f"{folder}/tokenizer.json not found: SERVELAB_MODELS must hold stories260k/")
+        raise SystemExit(
+            f"{folder}/tokenizer.json not found: SERVELAB_MODELS must hold stories260k/"
+        )
     return folder
 
 

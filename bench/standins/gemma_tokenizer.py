@@ -41,11 +41,11 @@ VOCAB_SIZE = 544  # 512 pieces + the specials above, padded to a multiple of 32
 # tool calls in Gemma 4's call:name{key:<|"|>value<|"|>} form. Not Google's template.
 CHAT_TEMPLATE = (
     "{{ bos_token }}"
-    "{%- if tools %}<|turn>system\n"
+    "{%- if tools %}{{ '<|turn>system\\n' }}"
     "{%- for tool in tools %}<|tool>declaration:{{ tool['function']['name'] }}"
-    "{{ tool['function'] | tojson }}<tool|>{%- endfor %}<turn|>\n{%- endif %}"
+    "{{ tool['function'] | tojson }}<tool|>{%- endfor %}{{ '<turn|>\\n' }}{%- endif %}"
     "{%- for message in messages %}"
-    "<|turn>{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "<|turn>{{ 'model' if message['role'] == 'assistant' else message['role'] }}{{ '\\n' }}"
     "{%- if message['content'] is string %}{{ message['content'] }}"
     "{%- elif message['content'] %}{%- for part in message['content'] %}"
     "{%- if part['type'] in ('image', 'image_url') %}<|image|>"
@@ -56,9 +56,9 @@ CHAT_TEMPLATE = (
     "{%- set args = call['function']['arguments'] %}"
     "{%- if args is mapping %}{%- for key, value in args.items() %}"
     "{{ key }}:<|\"|>{{ value }}<|\"|>{{ ',' if not loop.last }}{%- endfor %}{%- endif %}"
-    "{{ '}' }}<tool_call|>{%- endfor %}<turn|>\n"
+    "{{ '}' }}<tool_call|>{%- endfor %}{{ '<turn|>\\n' }}"
     "{%- endfor %}"
-    "{%- if add_generation_prompt %}<|turn>model\n{%- endif %}"
+    "{%- if add_generation_prompt %}{{ '<|turn>model\\n' }}{%- endif %}"
 )
 
 IMAGE_SEQ_LENGTH = 280  # soft tokens per image (Gemma 4's processor default)
@@ -83,7 +83,7 @@ def write_tokenizer(stories_hf: Path, dst: Path) -> dict[str, int]:
     write_json(
         dst / "tokenizer_config.json",
         {
-            "tokenizer_class": "GemmaTokenizer",
+            "tokenizer_class": "LlamaTokenizer",  # the stories260k SPM pipeline as is
             "bos_token": "<s>",
             "eos_token": "</s>",
             "unk_token": "<unk>",

@@ -34,7 +34,9 @@ def make(names: list[str], out: Path, root: Path) -> dict[str, Path]:
     """Write the named stand-ins under out; returns name -> written path."""
     unknown = sorted(set(names) - set(STANDINS))
     if unknown:
-        raise SystemExit(f"--only: unknown stand-in(s) {', '.join(unknown)} (known: {', '.join(STANDINS)})")
+        raise SystemExit(
+            f"--only: unknown stand-in(s) {', '.join(unknown)} (known: {', '.join(STANDINS)})"
+        )
     written: dict[str, Path] = {}
     for name in names:
         writer, _ = STANDINS[name]

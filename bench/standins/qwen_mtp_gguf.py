@@ -45,9 +45,18 @@ def _copy_vocab(writer: gguf.GGUFWriter, stories: Path) -> int:
     """stories260k's tokenizer fields; returns the vocabulary size."""
     reader = gguf.GGUFReader(str(stories))
     fields = reader.fields
-    tokens = [bytes(fields["tokenizer.ggml.tokens"].parts[i]) for i in fields["tokenizer.ggml.tokens"].data]
-    scores = [float(fields["tokenizer.ggml.scores"].parts[i][0]) for i in fields["tokenizer.ggml.scores"].data]
-    types = [int(fields["tokenizer.ggml.token_type"].parts[i][0]) for i in fields["tokenizer.ggml.token_type"].data]
+    tokens = [
+        bytes(fields["tokenizer.ggml.tokens"].parts[i])
+        for i in fields["tokenizer.ggml.tokens"].data
+    ]
+    scores = [
+        float(fields["tokenizer.ggml.scores"].parts[i][0])
+        for i in fields["tokenizer.ggml.scores"].data
+    ]
+    types = [
+        int(fields["tokenizer.ggml.token_type"].parts[i][0])
+        for i in fields["tokenizer.ggml.token_type"].data
+    ]
     writer.add_tokenizer_model("llama")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)

@@ -199,3 +199,29 @@ class ReportedResult(_Record):
     @classmethod
     def _version_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) else value
+
+
+class TuneRecord(_Record):
+    """A tune (a sweep against a matched baseline) as stored; ``plan`` is the tune's own plan."""
+
+    id: str
+    created_at: float
+    finished_at: float | None = None
+    status: str = Field("running", description="running, complete, incomplete or interrupted.")
+    recipe_hash: str = Field(description="Hash of the recipe the variants are built from.")
+    fingerprint: str = Field(description="Hash of recipe, baseline, sweep and bench settings.")
+    key: str = Field(description="The swept recipe path, e.g. speculative.num_speculative_tokens.")
+    plan: dict[str, Any] = Field(description="Variants, baseline, order and settings.")
+
+
+class TuneAttempt(_Record):
+    """One attempt at one slot of a tune: the bench it wrote (if any) and why it failed."""
+
+    id: int
+    tune_id: str
+    slot: str = Field(description="Slot name, e.g. baseline-start, variant-2.")
+    bench_id: str | None = None
+    bench_status: str | None = Field(None, description="The bench's status; None if never begun.")
+    error: str | None = None
+    host: str | None = None
+    created_at: float

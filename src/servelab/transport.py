@@ -224,13 +224,21 @@ class StreamTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
         self.idle: dict[tuple, list[_Connection]] = {}
-        if isinstance(verify, ssl.SSLContext):
-            self.ssl_context = verify
-        else:
-            self.ssl_context = ssl.create_default_context()
-            if not verify:
-                self.ssl_context.check_hostname = False
-                self.ssl_context.verify_mode = ssl.CERT_NONE
+        self.verify = verify
+        self._ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """Built on first https use (loading the CA store costs tens of ms)."""
+        if self._ssl_context is None:
+            if isinstance(self.verify, ssl.SSLContext):
+                self._ssl_context = self.verify
+            else:
+                self._ssl_context = ssl.create_default_context()
+                if not self.verify:
+                    self._ssl_context.check_hostname = False
+                    self._ssl_context.verify_mode = ssl.CERT_NONE
+        return self._ssl_context
 
     def release(self, key: tuple, connection: _Connection) -> None:
         self.idle.setdefault(key, []).append(connection)

@@ -14,7 +14,7 @@ from servelab.bench.runner import Bench, BenchOptions, Target
 from servelab.cli.app import DB_HELP, JSON_HELP, app, console, db_url, emit_json, err_console, guarded
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
-from servelab.launch import launch
+from servelab.launch import Endpoint, launch, running
 from servelab.recipe import Recipe, load_recipe
 from servelab.results import BenchResult
 from servelab.workloads import get_workload
@@ -139,6 +139,15 @@ def render(result: BenchResult, keep_cold: bool) -> None:
         )
 
 
+def running_endpoint(name: str) -> Endpoint | None:
+    """The engine `servelab up` started for this recipe name, when it is ready."""
+    for record in running():
+        if record["name"] == name and record["ready"]:
+            fields = {key: record[key] for key in Endpoint.__dataclass_fields__ if key in record}
+            return Endpoint(**fields)
+    return None
+
+
 def open_store(db: str | None):
     from servelab.store import Store
 
@@ -181,7 +190,11 @@ def bench_command(
     workload = get_workload(prompt or (defaults.prompt if defaults else "space-invaders"))
     store = open_store(db)
     with ExitStack() as stack:
-        if recipe is not None:
+        running_ep = running_endpoint(recipe.name) if recipe is not None else None
+        if running_ep is not None:
+            err_console.print(f"[dim]using {recipe.name} already up at {running_ep.url}[/]")
+            target = target_for_recipe(recipe, running_ep)
+        elif recipe is not None:
             err_console.print(f"[dim]starting {recipe.name} …[/]")
             ep = stack.enter_context(launch(recipe, fit_context=fit_context))
             target = target_for_recipe(recipe, ep)

@@ -108,7 +108,42 @@ def _v2_source_context_indexes(conn: Connection) -> None:
     Index("ix_checks_set", checks.c.set_id).create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base, _v2_source_context_indexes]
+def _v3_tunes(conn: Connection) -> None:
+    """Tunes (a sweep against a matched baseline) and the attempts linking them to benches."""
+    meta = MetaData()
+    Table(
+        "tunes",
+        meta,
+        Column("id", String(32), primary_key=True),
+        Column("created_at", Double, nullable=False),
+        Column("finished_at", Double),
+        Column("status", String(20), nullable=False),
+        Column("recipe_hash", String(64), nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("plan", JSON, nullable=False),
+    )
+    attempts = Table(
+        "tune_attempts",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("tune_id", String(32), ForeignKey("tunes.id", ondelete="CASCADE"), nullable=False),
+        Column("slot", String(100), nullable=False),
+        Column("bench_id", String(32)),
+        Column("error", Text),
+        Column("host", String(200)),
+        Column("created_at", Double, nullable=False),
+    )
+    meta.create_all(conn)
+    Index("ix_tunes_fingerprint", meta.tables["tunes"].c.fingerprint).create(conn)
+    Index("ix_tune_attempts_tune", attempts.c.tune_id).create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_base,
+    _v2_source_context_indexes,
+    _v3_tunes,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -84,3 +84,30 @@ checks = Table(
     Column("detail", Text, nullable=False),
     Column("record", JSON, nullable=False),
 )
+
+# One `servelab tune`: its plan (variants, baseline, order, settings) as JSON.  # v3
+tunes = Table(
+    "tunes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Double, nullable=False),
+    Column("finished_at", Double),
+    Column("status", String(20), nullable=False),
+    Column("recipe_hash", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("plan", JSON, nullable=False),
+)
+
+# Each attempt at a tune's slot; bench_id is written before the bench begins (no foreign key).
+tune_attempts = Table(
+    "tune_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tune_id", String(32), ForeignKey("tunes.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", String(100), nullable=False),
+    Column("bench_id", String(32)),
+    Column("error", Text),
+    Column("host", String(200)),
+    Column("created_at", Double, nullable=False),
+)

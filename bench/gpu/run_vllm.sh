@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# servelab end to end on a real vLLM (GPU host, offline), beside `vllm bench serve` and the
+# server's own counters. Run from the repository root, in parts that each fit a 10-minute call:
+#
+#   bench/gpu/run_vllm.sh setup   STAGE   # install vLLM (STAGE holds install.sh + wheels),
+#                                         # servelab's deps (STAGE/slw), the stand-in models
+#   bench/gpu/run_vllm.sh a               # stories260k; 1B no-spec; 1B + itself as draft
+#   bench/gpu/run_vllm.sh b               # 1B + random draft; 1B + n-gram
+#   bench/gpu/run_vllm.sh c               # too-long context: diagnosed, then --fit-context
+#
+# Everything lands in $WORK (default /tmp/work); each part ends by packing it into
+# $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
+# (their own session), so the no-spec twin stays up from part a to part c.
+set -uo pipefail
+part=${1:?usage: run_vllm.sh setup STAGE | a | b | c}
+repo=$(pwd)
+WORK=${WORK:-/tmp/work}
+mkdir -p "$WORK"
+export PYTHONPATH=/tmp/site:$repo/src PATH=/tmp/site/bin:$PATH
+export HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 NCCL_NVLS_ENABLE=0
+export SERVELAB_MODELS=/tmp/models SERVELAB_HOME=$WORK/home SERVELAB_DB=$WORK/results.db
+export PYTHONUNBUFFERED=1
+R=$repo/bench/gpu/recipes
+sl() { echo "+ servelab $*" >&2; python3 -m servelab "$@"; }
+
+snap() { # snap URL NAME: save the server's /metrics text
+    python3 - "$1" "$WORK/metrics-$2.txt" <<'PY'
+import sys, httpx
+open(sys.argv[2], "w").write(httpx.get(sys.argv[1] + "/metrics", timeout=30).text)
+PY
+}
+
+url_of() { # url_of NAME: the endpoint of an engine servelab started
+    python3 -m servelab status --json | python3 -c \
+        "import json,sys; print(next(r['endpoint'] for r in json.load(sys.stdin) if r['name']=='$1'))"
+}
+
+serve_bench() { # serve_bench NAME URL MODEL: vllm's own client, same length, greedy
+    local name=$1 url=$2 model=$3
+    vllm bench serve --base-url "$url" --model "$model" --tokenizer "$model" \
+        --dataset-name random --random-input-len 16 --random-output-len 2500 --num-prompts 3 \
+        --max-concurrency 1 --ignore-eos --temperature 0 --save-result \
+        --result-dir "$WORK" --result-filename "vllm-bench-serve-$name.json" \
+        > "$WORK/vllm-bench-serve-$name.log" 2>&1 || echo "vllm bench serve failed for $name" >&2
+    tail -30 "$WORK/vllm-bench-serve-$name.log"
+}
+
+measure() { # measure NAME: (lossless vs the no-spec twin,) bench, vllm bench serve
+    local name=$1 twin=${2:-}
+    local url model
+    url=$(url_of "$name")
+    model=$(python3 -c "import httpx; print(httpx.get('$url/v1/models').json()['data'][0]['id'])")
+    if [ -n "$twin" ]; then
+        sl check --endpoint "$url" --twin-endpoint "$(url_of "$twin")" --only lossless \
+            --json "$WORK/check-$name.json" --no-store || true
+    fi
+    snap "$url" "$name-0"
+    sl bench "$R/$name.yaml" --json "$WORK/bench-$name.json" || true
+    snap "$url" "$name-1"
+    serve_bench "$name" "$url" "$model"
+    snap "$url" "$name-2"
+}
+
+pack() {
+    cp -r "$SERVELAB_HOME/state/logs" "$WORK/engine-logs" 2>/dev/null || true
+    [ -n "${OUT:-}" ] && tar -czf "$OUT/gpu-results-$part.tar.gz" -C "$WORK" . && ls -la "$OUT"
+}
+trap pack EXIT
+
+case $part in
+setup)
+    stage=${2:?setup needs STAGE}
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$WORK/gpu.txt"
+    bash "$stage/install.sh" "$stage" | tail -2
+    python3 -m pip install -q --no-index --find-links "$stage/slw" \
+        $(python3 -c "import tomllib; print(' '.join(repr(d) for d in tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" | tr -d "'") \
+        2>&1 | tail -3
+    python3 bench/gpu/make_standins.py "$stage/models/stories260k/hf" /tmp/models
+    python3 -c "import vllm; print('vllm', vllm.__version__)" | tee "$WORK/vllm-version.txt"
+    sl doctor
+    ;;
+a)
+    sl up "$R/vllm-stories260k.yaml" --timeout 400 && {
+        sl bench "$R/vllm-stories260k.yaml" --json "$WORK/bench-vllm-stories260k.json"
+        sl down vllm-stories260k; }
+    sl up "$R/vllm-standin-1b-nospec.yaml" --timeout 400 && measure vllm-standin-1b-nospec
+    sl up "$R/vllm-standin-1b-selfdraft.yaml" --timeout 400 \
+        && measure vllm-standin-1b-selfdraft vllm-standin-1b-nospec
+    sl down vllm-standin-1b-selfdraft
+    sl board --markdown
+    ;;
+b)
+    sl up "$R/vllm-standin-1b-randdraft.yaml" --timeout 400 \
+        && measure vllm-standin-1b-randdraft vllm-standin-1b-nospec
+    sl down vllm-standin-1b-randdraft
+    sl up "$R/vllm-standin-1b-ngram.yaml" --timeout 400 \
+        && measure vllm-standin-1b-ngram vllm-standin-1b-nospec
+    sl down vllm-standin-1b-ngram
+    sl board --markdown
+    ;;
+c)
+    sl down || true
+    sl up "$R/vllm-standin-1b-toolong.yaml" --timeout 400; echo "up exit code: $?"
+    cp "$SERVELAB_HOME/state/logs/vllm-standin-1b-toolong.log" "$WORK/toolong-failed.log"
+    sl diagnose "$WORK/toolong-failed.log" --json "$WORK/diagnose-toolong.json"
+    sl up "$R/vllm-standin-1b-toolong.yaml" --timeout 400 --fit-context --json "$WORK/up-fit.json"
+    echo "up --fit-context exit code: $?"
+    sl bench "$R/vllm-standin-1b-toolong.yaml" --runs 3 --tokens 1000 \
+        --json "$WORK/bench-toolong-fit.json" || true
+    sl down
+    sl board --markdown | tee "$WORK/board.md"
+    ;;
+esac

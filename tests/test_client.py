@@ -129,10 +129,10 @@ def test_connect_error_is_a_failed_run(make_client):
 def test_run_concurrent_spreads_streams_over_processes():
     with FaultServer(rate=200.0) as server:
         runs = run_concurrent(
-            server.url, PAYLOAD | {"max_tokens": 60}, 4, processes=2, timeout_s=10
+            server.url, PAYLOAD | {"max_tokens": 100}, 4, processes=2, timeout_s=10
         )
     assert [run.index for run in runs] == [1, 2, 3, 4]
-    assert all(run.ok and run.concurrency == 4 and run.output_tokens == 60 for run in runs)
+    assert all(run.ok and run.concurrency == 4 and run.output_tokens == 100 for run in runs)
     truth = {s.id: (s.tokens - 1) / (s.t_last - s.t_first) for s in server.requests}
     assert sorted(truth) == sorted(run.response_id for run in runs)
     for run in runs:

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from servelab.client import stream_client, stream_run
 from servelab.transport import Received, StreamTransport, _Connection
 from tests.fakes.fault_server import FaultServer
 
@@ -74,3 +75,14 @@ def test_keep_alive_reuses_one_connection_for_sequential_requests():
     with FaultServer() as server:
         answers, idle = asyncio.run(go(server.url))
     assert answers == [2, 2, 2] and idle == 1
+
+
+def test_a_connection_the_server_closed_after_a_stream_is_replaced():
+    async def go(url):
+        async with stream_client(5) as client:
+            payload = {"max_tokens": 5}
+            return [await stream_run(client, url, payload, timeout_s=5) for _ in range(3)]
+
+    with FaultServer(rate=5000.0, close_after_stream=True) as server:
+        runs = asyncio.run(go(server.url))
+    assert [(run.ok, run.output_tokens) for run in runs] == [(True, 5)] * 3

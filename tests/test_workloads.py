@@ -11,12 +11,13 @@ from servelab.workloads import get_workload, list_workloads, messages_hash
 
 
 def test_bundled_workloads_have_stable_ids_and_hashes():
-    assert list_workloads() == ["space-invaders", "prose", "json"]
+    assert list_workloads()[:3] == ["space-invaders", "prose", "json"]
     default = get_workload()
     assert default.id == "space-invaders-v1" and default.name == "space-invaders"
     assert "Space Invaders" in default.messages[0]["content"]
     assert default.hash == messages_hash(default.messages) == get_workload("space-invaders").hash
-    assert len({get_workload(name).hash for name in list_workloads()}) == 3
+    names = list_workloads()
+    assert len({get_workload(name).hash for name in names}) == len(names)
 
 
 def test_file_workloads(tmp_path):
@@ -44,7 +45,7 @@ def test_bad_files_are_bad_input(tmp_path, content, message):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(BadInput, match="space-invaders, prose, json or @FILE"):
+    with pytest.raises(BadInput, match=r"expected one of space-invaders, prose, json.* or @FILE"):
         get_workload("haiku")
 
 

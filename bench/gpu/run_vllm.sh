@@ -7,6 +7,9 @@
 #   bench/gpu/run_vllm.sh a               # stories260k; 1B no-spec; 1B + itself as draft
 #   bench/gpu/run_vllm.sh b               # 1B + random draft; 1B + n-gram
 #   bench/gpu/run_vllm.sh c               # too-long context: diagnosed, then --fit-context
+#   bench/gpu/run_vllm.sh gemma           # issue 11: the post's Gemma 4 stacks as stand-ins on
+#                                         # vLLM 0.22 (STAGE22 bundle in /tmp/site22, and
+#                                         # transformers 5.14 in /tmp/tf: see bench/standins)
 #
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
@@ -67,15 +70,33 @@ pack() {
 }
 trap pack EXIT
 
+if [ "$part" = gemma ]; then
+    export PYTHONPATH=/tmp/tf:/tmp/site22:$repo/src PATH=/tmp/site22/bin:$PATH
+fi
+
 case $part in
 setup)
-    stage=${2:?setup needs STAGE}
+    stage=${2:?setup needs STAGE [STAGE22]}
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$WORK/gpu.txt"
     bash "$stage/install.sh" "$stage" | tail -2
     python3 -m pip install -q --no-index --find-links "$stage/slw" \
         $(python3 -c "import tomllib; print(' '.join(repr(d) for d in tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" | tr -d "'") \
         2>&1 | tail -3
     python3 bench/gpu/make_standins.py "$stage/models/stories260k/hf" /tmp/models
+    if [ -n "${3:-}" ]; then  # vLLM 0.22 beside 0.20.2, and the Gemma 4 stand-ins
+        stage22=$3
+        for first in "$stage22"/vllm-*.whl.part-aa; do
+            [ -e "$first" ] || break
+            w=${first%.part-aa}; cat "$w".part-* > "$w" && rm -f "$w".part-*
+        done
+        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site22 \
+            "$stage22"/*.whl
+        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/tf \
+            "$stage"/tf/*.whl
+        cp -r "$stage"/standins /tmp/models/
+        PYTHONPATH=/tmp/tf:/tmp/site22 python3 -c "import vllm, transformers; \
+print('vllm', vllm.__version__, 'transformers', transformers.__version__)" | tee -a "$WORK/vllm-version.txt"
+    fi
     python3 -c "import vllm; print('vllm', vllm.__version__)" | tee "$WORK/vllm-version.txt"
     sl doctor
     ;;
@@ -109,5 +130,20 @@ c)
         --json "$WORK/bench-toolong-fit.json" || true
     sl down
     sl board --markdown | tee "$WORK/board.md"
+    ;;
+gemma)
+    G=$repo/src/servelab/recipes
+    for name in standin-gemma4-26b-a4b-vision-mtp standin-gemma4-26b-a4b-dflash; do
+        sl up "$G/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
+            "$WORK/failed-$name.log"; continue; }
+        url=$(url_of "$name")
+        checks=tools; [ "$name" = standin-gemma4-26b-a4b-vision-mtp ] && checks=vision,tools
+        sl check --endpoint "$url" --only "$checks" --json "$WORK/check-$name.json" --no-store
+        snap "$url" "$name-0"
+        sl bench "$G/$name.yaml" --runs 3 --json "$WORK/bench-$name.json" || true
+        snap "$url" "$name-1"
+        sl down "$name"
+    done
+    sl board --markdown | tee "$WORK/board-gemma.md"
     ;;
 esac

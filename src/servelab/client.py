@@ -17,6 +17,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import queue
 import re
 import time
 from collections.abc import Callable
@@ -318,8 +319,8 @@ def _worker(
     barrier: Any,
     results: Any,
 ) -> None:
-    barrier.wait()
     try:
+        barrier.wait(timeout=120)  # a sibling that never starts must not hang the others
         runs = asyncio.run(
             run_streams(base_url, payload, streams, timeout_s=timeout_s, api_key=api_key)
         )
@@ -388,13 +389,32 @@ def _run_in_processes(
     merged: list[RunRecord] = []
     try:
         for _ in workers:
-            merged.extend(RunRecord(**data) for data in results.get())
+            batch = _next_batch(results, workers)
+            if batch is None:
+                break
+            merged.extend(RunRecord(**data) for data in batch)
     finally:
         for worker in workers:
             worker.join(timeout=5)
             if worker.is_alive():
                 worker.terminate()
+    codes = ", ".join(str(worker.exitcode) for worker in workers)
+    lost = _failed(f"client process died (exit codes {codes})", time.time())
+    merged.extend(lost.model_copy() for _ in range(sum(shares) - len(merged)))
     return merged
+
+
+def _next_batch(results: Any, workers: list[Any]) -> list[dict[str, Any]] | None:
+    """The next worker's records; None once every worker has exited without sending any."""
+    while True:
+        try:
+            return results.get(timeout=0.5)
+        except queue.Empty:
+            if not any(worker.is_alive() for worker in workers):
+                try:
+                    return results.get(timeout=0.5)
+                except queue.Empty:
+                    return None
 
 
 def chat(

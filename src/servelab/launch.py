@@ -26,6 +26,7 @@ from servelab.engines.base import (
     Diagnosis,
 )
 from servelab.errors import BadInput, EngineFailed
+from servelab.gpu import detect_gpus
 from servelab.models import ModelNotFound
 from servelab.paths import state_dir
 from servelab.procgroup import group_alive, stop_group
@@ -180,6 +181,21 @@ def _exited(started: _Started, engine) -> EngineFailed:
     return EngineFailed(diagnosis.message, diagnosis)
 
 
+def check_gpu_count(recipe: Recipe, engine) -> None:
+    """Refuse (one line) a recipe that needs more GPUs than NVML finds on this machine."""
+    needed = engine.gpus_required(recipe)
+    if not needed:
+        return
+    found = len(detect_gpus())
+    if found < needed:
+        par = recipe.parallel
+        raise EngineFailed(
+            f"{recipe.name} needs {needed} GPU{'s' if needed > 1 else ''} (parallel: tensor "
+            f"{par.tensor} × pipeline {par.pipeline} × data {par.data}); this machine has "
+            f"{found} (NVML)"
+        )
+
+
 def start(
     recipe: Recipe,
     *,
@@ -192,6 +208,7 @@ def start(
 ) -> tuple[Endpoint, _Started]:
     """Start and wait for readiness; on failure nothing is left running."""
     engine = get_engine(recipe.engine.name)
+    check_gpu_count(recipe, engine)
     host = host or recipe.server.host
     port = port or recipe.server.port or free_port(host)
     name = name or recipe.name

@@ -43,6 +43,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False
         self.error: Exception | None = None
         self.received_at = 0.0
+        self.received_any = False  # any byte of the current response
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -50,6 +51,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received_at = _clock()
+        self.received_any = True
         self.buffer += data
         if self.head is not None and not self.head.done():
             self._parse_head()
@@ -74,7 +76,7 @@ class _Connection(asyncio.Protocol):
     def start(self, head: asyncio.Future) -> None:
         self.head, self.parts, self.framing = head, deque(), ""
         self.done = self.crlf_due = False
-        self.remaining, self.error = 0, None
+        self.remaining, self.error, self.received_any = 0, None, False
 
     def _parse_head(self) -> None:
         end = self.buffer.find(b"\r\n\r\n")
@@ -243,13 +245,16 @@ class StreamTransport(httpx.AsyncBaseTransport):
     def release(self, key: tuple, connection: _Connection) -> None:
         self.idle.setdefault(key, []).append(connection)
 
-    async def _connect(self, key: tuple, timeout: float | None) -> _Connection:
-        scheme, host, port = key
+    def _idle_connection(self, key: tuple) -> _Connection | None:
         idle = self.idle.get(key)
         while idle:
             connection = idle.pop()
             if connection.transport is not None and not connection.transport.is_closing():
                 return connection
+        return None
+
+    async def _new_connection(self, key: tuple, timeout: float | None) -> _Connection:
+        scheme, host, port = key
         loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
@@ -271,17 +276,32 @@ class StreamTransport(httpx.AsyncBaseTransport):
         url = request.url
         key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         timeouts = request.extensions.get("timeout", {})
-        connection = await self._connect(key, timeouts.get("connect"))
         body = await request.aread()
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
         head += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
-        head.append(b"\r\n")
+        message = b"".join(head) + b"\r\n" + body
+        connection = self._idle_connection(key)
+        if connection is not None:
+            try:
+                return await self._exchange(connection, key, message, timeouts.get("read"))
+            except httpx.RemoteProtocolError:
+                # A kept-alive connection the server had already closed (some servers close
+                # after a streamed response despite keep-alive): nothing was answered, so
+                # send once more on a fresh connection.
+                if connection.received_any:
+                    raise
+        connection = await self._new_connection(key, timeouts.get("connect"))
+        return await self._exchange(connection, key, message, timeouts.get("read"))
+
+    async def _exchange(
+        self, connection: _Connection, key: tuple, message: bytes, read_timeout: float | None
+    ) -> httpx.Response:
+        """Send one request on ``connection`` and wait for the response head."""
         loop = asyncio.get_running_loop()
         response_head = loop.create_future()
         connection.start(response_head)
         connection.buffer.clear()
-        connection.transport.write(b"".join(head) + body)
-        read_timeout = timeouts.get("read")
+        connection.transport.write(message)
         timer = (
             loop.call_later(read_timeout, _expire, response_head, read_timeout)
             if read_timeout is not None

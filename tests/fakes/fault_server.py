@@ -9,6 +9,9 @@ Modes, per chat request (a ``script`` of modes is consumed first, then ``mode``)
 - ``malformed``: a few chunks, a truncated JSON data line, then normal continuation;
 - ``http500``: an OpenAI-style error body with status 500;
 - ``hang``: headers and a few chunks, then silence until the server stops (or ``hang_s``).
+
+``close_after_stream=True`` closes the connection after each streamed response without saying
+so (no ``Connection: close``), as llama-server does.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class FaultServer:
         metrics: str | None = "llamacpp",
         hang_s: float = 30.0,
         model: str = "fake-model",
+        close_after_stream: bool = False,
     ):
         for name in [mode, *(script or [])]:
             if name not in MODES:
@@ -96,6 +100,7 @@ class FaultServer:
         self.metrics = metrics
         self.hang_s = hang_s
         self.model = model
+        self.close_after_stream = close_after_stream  # as llama-server does, despite keep-alive
         self.requests: list[ServedRequest] = []
         self.counters = _Counters(per_position=[0] * (spec.k if spec else 0))
         self.stopping = threading.Event()
@@ -316,3 +321,5 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(final)
         self._event("[DONE]")
         self._chunk(b"")
+        if fake.close_after_stream:
+            self.close_connection = True

@@ -108,6 +108,10 @@ class Engine(ABC):
     def served_model_name(self, recipe: Recipe) -> str:
         return recipe.model.served_name or recipe.name
 
+    def gpus_required(self, recipe: Recipe) -> int:
+        """GPUs the server needs on one machine: the parallel layout's count."""
+        return recipe.parallel.gpus
+
     @staticmethod
     def shell(argv: list[str]) -> str:
         """A shell line; arguments holding ${VAR} are double-quoted so the shell expands them."""

@@ -139,6 +139,12 @@ class LlamaCpp(Engine):
     def api_key_env(self) -> str:
         return "LLAMA_API_KEY"
 
+    def gpus_required(self, recipe: Recipe) -> int:
+        """None on the CPU; the parallel layout's count once layers are offloaded (-ngl)."""
+        runtime = recipe.runtime
+        offloaded = (runtime.gpu_layers or 0) > 0 or (runtime.gpu_layers_draft or 0) > 0
+        return recipe.parallel.gpus if offloaded else 0
+
     def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
         # Without engine.image, an unqualified name: point it at your registry's llama.cpp server.
         image = recipe.engine.image or "llama.cpp:server"

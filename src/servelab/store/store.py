@@ -24,7 +24,10 @@ from servelab.results import (
     RunRecord,
     SpecStats,
     Summary,
+    TuneAttempt,
+    TuneRecord,
 )
+from servelab.store import tunes as tune_rows
 from servelab.store.migrations import migrate
 from servelab.store.reported import reported_bench, reported_checks
 from servelab.store.tables import benches as benches_t
@@ -264,6 +267,46 @@ class Store:
     def checks(self, stack: str, version: str | None = None) -> list[CheckResult]:
         """The latest measured outcome of each check for a stack (version)."""
         return [stored.result for stored in self.check_records(stack, version)]
+
+    # --- tunes ------------------------------------------------------------------------------
+
+    def begin_tune(self, record: TuneRecord) -> str:
+        """Store a new tune (its plan); return its id."""
+        with self._transaction() as conn:
+            tune_rows.insert_tune(conn, record)
+        return record.id
+
+    def tune(self, tune_id: str) -> TuneRecord:
+        """One tune by id."""
+        with self._transaction() as conn:
+            return tune_rows.tune_record(conn, tune_id)
+
+    def tunes(self, fingerprint: str | None = None, status: str | None = None) -> list[TuneRecord]:
+        """Tunes, oldest first (optionally those of one fingerprint or status)."""
+        with self._transaction() as conn:
+            return tune_rows.tune_records(conn, fingerprint, status)
+
+    def finish_tune(self, tune_id: str, status: str, *, finished: bool = True) -> None:
+        """Set a tune's status (finished_at now, or cleared when it runs again)."""
+        with self._transaction() as conn:
+            tune_rows.set_tune_status(conn, tune_id, status, finished)
+
+    def add_tune_attempt(
+        self, tune_id: str, slot: str, bench_id: str | None, host: str | None = None
+    ) -> int:
+        """Record that a slot is being measured into ``bench_id``; return the attempt's id."""
+        with self._transaction() as conn:
+            return tune_rows.insert_attempt(conn, tune_id, slot, bench_id, host)
+
+    def fail_tune_attempt(self, attempt_id: int, error: str) -> None:
+        """Record why an attempt failed (its bench, if begun, keeps its own status)."""
+        with self._transaction() as conn:
+            tune_rows.set_attempt_error(conn, attempt_id, error)
+
+    def tune_attempts(self, tune_id: str) -> list[TuneAttempt]:
+        """A tune's attempts, oldest first, each with its bench's status."""
+        with self._transaction() as conn:
+            return tune_rows.attempts_of(conn, tune_id)
 
     # --- reported results -------------------------------------------------------------------
 

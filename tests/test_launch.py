@@ -154,3 +154,52 @@ def test_timeout_kills_an_engine_that_ignores_sigterm(tmp_path):
     engine, child = _engine_pids()
     assert _wait_gone([engine, child])
     assert time.monotonic() - started < 60
+
+
+def _fake_vllm_recipe(tmp_path: Path) -> Path:
+    script = tmp_path / "vllm"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKES / 'fake_vllm.py'} \"$@\"\n")
+    script.chmod(0o755)
+    recipe = tmp_path / "fit.yaml"
+    recipe.write_text(
+        f"name: fit\nengine: {{name: vllm, binary: {script}}}\nmodel: {{id: {tmp_path}}}\n"
+        "context: {max_model_len: 8192}\n"
+    )
+    return recipe
+
+
+def test_fit_context_follows_a_drifting_engine_estimate(tmp_path, monkeypatch):
+    """As seen on a real vLLM 0.20.2: estimate 3968 at 8192, then 3168 at 3968."""
+    monkeypatch.setenv("SERVELAB_GPU_COUNT", "1")
+    monkeypatch.setenv("FAKE_STATE", str(tmp_path / "launches"))
+    monkeypatch.setenv("FAKE_CAPACITY", "3200")
+    monkeypatch.setenv("FAKE_ESTIMATES", "3968,3168")
+    recipe = _fake_vllm_recipe(tmp_path)
+    plain = run_cli("up", str(recipe), "--timeout", "30")
+    assert plain.returncode == 3
+    assert "the largest context that fits is 3968; rerun with --max-model-len 3968" in (
+        plain.stderr
+    )
+    import json
+
+    (tmp_path / "launches").unlink()
+    fitted = run_cli("up", str(recipe), "--timeout", "30", "--fit-context", "--json")
+    assert fitted.returncode == 0, fitted.stderr
+    endpoint = json.loads(fitted.stdout)
+    assert endpoint["max_model_len"] == 3168
+    assert len(endpoint["notes"]) == 2
+    assert "relaunching with max_model_len 3968" in endpoint["notes"][0]
+    assert "relaunching with max_model_len 3168" in endpoint["notes"][1]
+    assert run_cli("down", "fit").returncode == 0
+    assert not group_alive(endpoint["pid"])
+
+
+def test_fit_context_gives_up_after_three_launches(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVELAB_GPU_COUNT", "1")
+    monkeypatch.setenv("FAKE_STATE", str(tmp_path / "launches"))
+    monkeypatch.setenv("FAKE_CAPACITY", "100")
+    monkeypatch.setenv("FAKE_ESTIMATES", "3968")
+    result = run_cli("up", str(_fake_vllm_recipe(tmp_path)), "--timeout", "30", "--fit-context")
+    assert result.returncode == 3
+    assert "KV cache too small" in result.stderr
+    assert (tmp_path / "launches").read_text() == "3"

@@ -161,8 +161,11 @@ def dflash_config(ids: dict[str, int]) -> dict[str, Any]:
         "num_hidden_layers": 2,
         "layer_types": ["full_attention", "full_attention"],
         "num_attention_heads": 4,
+        # The target's full-attention geometry (2 KV heads x 512): vLLM 0.22 puts every drafting
+        # layer in one KV-cache group and asserts so; 2 x 64 failed ("All drafting layers should
+        # belong to the same kv cache group") beside Gemma 4's sliding/full groups.
         "num_key_value_heads": 2,
-        "head_dim": 64,
+        "head_dim": 512,
         "hidden_act": "silu",
         "rms_norm_eps": 1e-6,
         "attention_bias": False,

@@ -186,13 +186,15 @@ def check_gpu_count(recipe: Recipe, engine) -> None:
     needed = engine.gpus_required(recipe)
     if not needed:
         return
-    found = len(detect_gpus())
+    override = os.environ.get("SERVELAB_GPU_COUNT")  # CPU builds, containers without NVML
+    found = int(override) if override and override.isdigit() else len(detect_gpus())
+    source = "SERVELAB_GPU_COUNT" if override and override.isdigit() else "NVML"
     if found < needed:
         par = recipe.parallel
         raise EngineFailed(
             f"{recipe.name} needs {needed} GPU{'s' if needed > 1 else ''} (parallel: tensor "
             f"{par.tensor} × pipeline {par.pipeline} × data {par.data}); this machine has "
-            f"{found} (NVML)"
+            f"{found} ({source})"
         )
 
 
@@ -256,37 +258,59 @@ def start(
     return endpoint, started
 
 
+FIT_ATTEMPTS = 3
+FIT_MARGIN = 0.9
+FIT_ALIGN = 16
+
+
+def _fit_length(diagnosis: Diagnosis, native: int | None, previous: int | None) -> int:
+    """The next length to try: the engine's estimate, capped at the native context; below the
+    previous attempt by a margin when the engine's estimate did not hold (it varies between
+    launches: on vLLM 0.20.2 the same recipe reported 0.24 and then 0.19 GiB available)."""
+    length = diagnosis.max_model_len_fit or 0
+    if native:
+        length = min(length, native)
+    if previous is not None:
+        length = min(length, int(previous * FIT_MARGIN))
+    return max(FIT_ALIGN, length // FIT_ALIGN * FIT_ALIGN)
+
+
 def start_fitting(
     recipe: Recipe, *, fit_context: bool, progress: Progress | None = None, **kwargs: Any
 ) -> tuple[Endpoint, _Started]:
-    """Start; with ``fit_context`` relaunch once at the engine's estimate when KV is short."""
-    try:
-        return start(recipe, progress=progress, **kwargs)
-    except EngineFailed as exc:
-        diagnosis = exc.diagnosis
-        if not (
-            fit_context
-            and diagnosis
-            and diagnosis.kind == KV_TOO_SMALL
-            and diagnosis.max_model_len_fit
-        ):
-            raise
-        fit = diagnosis.max_model_len_fit
-        native = _native_context(recipe)
-        new_len = min(fit, native) if native else fit
-        note = (
-            f"--fit-context: {diagnosis.requested_len or recipe.context.max_model_len} did not "
-            f"fit ({diagnosis.needed_gib} GiB needed, {diagnosis.available_gib} GiB available); "
-            f"relaunching with max_model_len {new_len}"
-            + (f" (engine estimate {fit}, native context {native})" if native else "")
-        )
-        if progress:
-            progress(note)
-        endpoint, started = start(
-            recipe.with_value("context.max_model_len", new_len), progress=progress, **kwargs
-        )
-        endpoint.notes.append(note)
+    """Start; with ``fit_context``, when the KV cache is too small, relaunch at the engine's
+    estimate capped at the native context (up to FIT_ATTEMPTS launches in all)."""
+    notes: list[str] = []
+    current, previous = recipe, None
+    native = _native_context(recipe) if fit_context else None
+    for attempt in range(1, FIT_ATTEMPTS + 1):
+        try:
+            endpoint, started = start(current, progress=progress, **kwargs)
+        except EngineFailed as exc:
+            diagnosis = exc.diagnosis
+            fits = diagnosis is not None and diagnosis.kind == KV_TOO_SMALL
+            if not (
+                fit_context and fits and diagnosis.max_model_len_fit and attempt < FIT_ATTEMPTS
+            ):
+                raise
+            requested = diagnosis.requested_len or current.context.max_model_len
+            new_len = _fit_length(diagnosis, native, previous)
+            note = (
+                f"--fit-context: {requested} did not fit ({diagnosis.needed_gib} GiB needed, "
+                f"{diagnosis.available_gib} GiB available); relaunching with max_model_len "
+                f"{new_len} (engine estimate {diagnosis.max_model_len_fit}"
+                + (f", native context {native}" if native else "")
+                + ")"
+            )
+            if progress:
+                progress(note)
+            notes.append(note)
+            previous = new_len
+            current = recipe.with_value("context.max_model_len", new_len)
+            continue
+        endpoint.notes.extend(notes)
         return endpoint, started
+    raise AssertionError("unreachable")
 
 
 def _native_context(recipe: Recipe) -> int | None:

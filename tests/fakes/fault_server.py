@@ -183,6 +183,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else small writes after a short reply wait ~40 ms
     fake: FaultServer
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet

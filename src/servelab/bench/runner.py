@@ -9,13 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from servelab import __version__
 from servelab.bench.regimes import detect_regimes
 from servelab.bench.specmetrics import fetch_metrics, parse_spec_counters, spec_delta
 from servelab.bench.stats import percentile, summarize
-from servelab.client import stream_run
+from servelab.client import run_streams, stream_client, stream_run
 from servelab.engines import Engine
 from servelab.engines.base import fixed_length_fields
 from servelab.results import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
@@ -136,7 +134,7 @@ class Bench:
     async def _sequential(self, payload: dict[str, Any]) -> tuple[Any, Any]:
         opts = self.options
         before = None
-        async with httpx.AsyncClient(timeout=None) as client:
+        async with stream_client() as client:
             for index in range(1, opts.runs + 1):
                 if index == 1 and opts.keep_cold:
                     before = self._counters()
@@ -154,17 +152,11 @@ class Bench:
 
     async def _level(self, payload: dict[str, Any], streams: int) -> ConcurrencyLevel:
         opts = self.options
-        limits = httpx.Limits(max_connections=streams + 4, max_keepalive_connections=streams + 4)
-        async with httpx.AsyncClient(timeout=None, limits=limits) as client:
-            started = time.perf_counter()
-            runs = await asyncio.gather(
-                *(
-                    stream_run(client, self.target.url, payload, timeout_s=opts.timeout_s,
-                               api_key=opts.api_key)
-                    for _ in range(streams)
-                )
-            )
-            wall = time.perf_counter() - started
+        started = time.perf_counter()
+        runs = await run_streams(
+            self.target.url, payload, streams, timeout_s=opts.timeout_s, api_key=opts.api_key
+        )
+        wall = time.perf_counter() - started
         base = len(self.result.runs)
         for offset, run in enumerate(runs, 1):
             run.index = base + offset

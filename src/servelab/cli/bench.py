@@ -40,7 +40,7 @@ def endpoint_model(url: str, api_key: str | None) -> str:
     except httpx.HTTPError as exc:
         raise RunFailed(f"{url}: unreachable ({type(exc).__name__}: {exc})") from None
     if response.status_code != 200:
-        raise RunFailed(f"{url}/v1/models answered HTTP {response.status_code}")
+        raise RunFailed(f"{url}/v1/models answered HTTP {response.status_code}; pass --model")
     try:
         return response.json()["data"][0]["id"]
     except (ValueError, KeyError, IndexError):

@@ -8,6 +8,7 @@ import pytest
 
 from servelab.engines import diagnose_any, get_engine
 from servelab.engines.base import (
+    ENGINE_EXITED,
     INVALID_ARGUMENT,
     KV_TOO_SMALL,
     MODEL_NOT_FOUND,
@@ -28,13 +29,27 @@ def test_post_message_across_line_breaks():
     assert "--max-model-len 203584" in found.message
 
 
-def test_vllm_0_20_2_kv_error():
-    found = get_engine("vllm").diagnose((LOGS / "vllm_0.20.2_kv_too_small.log").read_text())
+def test_vllm_0_20_2_kv_error_captured_on_an_h100():
+    found = get_engine("vllm").diagnose((LOGS / "vllm_0.20.2_h100_kv_too_small.log").read_text())
     assert found.kind == KV_TOO_SMALL
-    assert (found.needed_gib, found.available_gib, found.max_model_len_fit) == (0.5, 0.25, 4032)
-    assert "the largest context that fits is 4032; rerun with --max-model-len 4032" in (
+    assert (found.needed_gib, found.available_gib, found.max_model_len_fit) == (0.5, 0.19, 3168)
+    assert "the largest context that fits is 3168; rerun with --max-model-len 3168" in (
         found.message
     )
+
+
+def test_vllm_0_20_2_kv_error_as_first_reported():
+    """The text the GPU notes recorded (0.5 needed, 0.25 available, estimate 4032)."""
+    text = (
+        "ValueError: To serve at least one request with the models's max seq len (8192), (0.5 "
+        "GiB KV cache is needed, which is larger than the available KV cache memory (0.25 GiB). "
+        "Based on the available memory, the estimated maximum model length is 4032. Try "
+        "increasing `gpu_memory_utilization` or decreasing `max_model_len` when initializing "
+        "the engine."
+    )
+    found = get_engine("vllm").diagnose(text)
+    assert (found.needed_gib, found.available_gib, found.max_model_len_fit) == (0.5, 0.25, 4032)
+    assert "rerun with --max-model-len 4032" in found.message
 
 
 @pytest.mark.parametrize(
@@ -66,7 +81,8 @@ def test_kv_error_without_estimate():
 
 
 def test_no_cache_blocks():
-    found = get_engine("vllm").diagnose((LOGS / "vllm_0.20.2_no_cache_blocks.log").read_text())
+    log = (LOGS / "vllm_0.20.2_h100_no_cache_blocks.log").read_text()
+    found = get_engine("vllm").diagnose(log)
     assert found.kind == NO_CACHE_MEMORY
     assert "gpu_memory_utilization" in found.message
 
@@ -95,8 +111,10 @@ def test_llamacpp_missing_model_names_the_file():
     ("log", "kind", "numbers"),
     [
         ("vllm_post_kv_too_small.log", KV_TOO_SMALL, (3.38, 2.82, 203584)),
-        ("vllm_0.20.2_kv_too_small.log", KV_TOO_SMALL, (0.5, 0.25, 4032)),
-        ("vllm_0.20.2_no_cache_blocks.log", NO_CACHE_MEMORY, (None, None, None)),
+        ("vllm_0.20.2_h100_kv_too_small.log", KV_TOO_SMALL, (0.5, 0.19, 3168)),
+        ("vllm_0.20.2_h100_no_cache_blocks.log", NO_CACHE_MEMORY, (None, None, None)),
+        ("vllm_0.20.2_h100_max_len_over_native.log", INVALID_ARGUMENT, (None, None, None)),
+        ("vllm_0.22.0_h100_dflash_kv_groups.log", ENGINE_EXITED, (None, None, None)),
         ("llamacpp_model_missing.log", MODEL_NOT_FOUND, (None, None, None)),
     ],
 )
@@ -117,3 +135,18 @@ def test_diagnose_cli(log, kind, numbers, cli):
 def test_diagnose_missing_file_exit_2(cli, tmp_path):
     result = cli("diagnose", str(tmp_path / "nope.log"))
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_vllm_max_len_past_native_context_names_both_fixes():
+    log = (LOGS / "vllm_0.20.2_h100_max_len_over_native.log").read_text()
+    found = get_engine("vllm").diagnose(log)
+    assert found.kind == INVALID_ARGUMENT
+    assert "max_model_len 32768 is past the model's native context 8192" in found.message
+    assert "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in found.message
+
+
+def test_vllm_engine_core_assertion_is_named():
+    log = (LOGS / "vllm_0.22.0_h100_dflash_kv_groups.log").read_text()
+    found = diagnose_any(log)
+    assert found.kind == ENGINE_EXITED
+    assert "All drafting layers should belong to the same kv cache group" in found.message

@@ -40,8 +40,13 @@ _BAD_ARG = [
     re.compile(r"error: unrecognized arguments: .*"),
     re.compile(r"error: argument [^\n]*"),
     re.compile(r"error: the following arguments are required: .*"),
-    re.compile(r"pydantic[^\n]*ValidationError[^\n]*|Value error, [^\n]*"),
+    re.compile(r"Value error, ([^\n\[]*)"),
+    re.compile(r"pydantic[^\n]*ValidationError[^\n]*"),
 ]
+_OVER_NATIVE = re.compile(
+    r"User-specified max_model_len \((\d+)\) is greater than the derived max_model_len "
+    r"\(max_position_embeddings=(\d+)"
+)
 _NO_MODEL = [
     re.compile(r"is not a local folder and is not a valid model identifier[^\n]*"),
     re.compile(r"Repository Not Found[^\n]*"),
@@ -257,19 +262,48 @@ class VLLM(Engine):
                 "the path, or the hub cache (HF_HUB_OFFLINE)",
                 evidence=line_of(log, match.start()),
             )
-        match = self._search(_BAD_ARG, log)
+        match = _OVER_NATIVE.search(log)
         if match:
+            requested, native = int(match.group(1)), int(float(match.group(2)))
             return Diagnosis(
                 INVALID_ARGUMENT,
-                f"the engine rejected an argument: {match.group(0).strip()[:200]}; check "
+                f"max_model_len {requested} is past the model's native context {native}; use "
+                f"--max-model-len {native}, or set VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 in env to "
+                "accept RoPE scaling past it",
+                requested_len=requested,
+                evidence=line_of(log, match.start()),
+            )
+        match = self._search(_BAD_ARG, log)
+        if match:
+            text = (match.group(1) if match.groups() else match.group(0)).strip()
+            return Diagnosis(
+                INVALID_ARGUMENT,
+                f"the engine rejected an argument: {text[:200]}; check the recipe's flags, "
                 "extra_args and the engine version",
                 evidence=line_of(log, match.start()),
             )
-        match = re.search(r"(?m)^\w*(Error|Exception): .+$", log)
-        if match:
-            return Diagnosis(
-                ENGINE_EXITED,
-                f"the engine exited: {match.group(0).strip()[:200]}",
-                evidence=match.group(0).strip()[:300],
-            )
+        root = _root_cause(log)
+        if root:
+            return Diagnosis(ENGINE_EXITED, f"the engine exited: {root[:200]}", evidence=root[:300])
         return None
+
+
+_EXCEPTION = re.compile(r"\b([A-Z]\w*(?:Error|Exception)): ([^\n]+)")
+_WRAPPERS = (
+    "Engine core initialization failed",
+    "EngineCore encountered an issue",
+    "See root cause above",
+    "See stack trace",
+)
+
+
+def _root_cause(log: str) -> str | None:
+    """The first exception line that is not a warning's example or a wrapper of the cause."""
+    for match in _EXCEPTION.finditer(log):
+        line = line_of(log, match.start())
+        if " WARNING " in line or " INFO " in line:
+            continue
+        if any(wrapper in match.group(2) for wrapper in _WRAPPERS):
+            continue
+        return f"{match.group(1)}: {match.group(2).strip()}"
+    return None

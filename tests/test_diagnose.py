@@ -84,7 +84,7 @@ def test_no_cache_blocks():
     log = (LOGS / "vllm_0.20.2_h100_no_cache_blocks.log").read_text()
     found = get_engine("vllm").diagnose(log)
     assert found.kind == NO_CACHE_MEMORY
-    assert "gpu_memory_utilization" in found.message
+    assert "it suggests --gpu-memory-utilization 0.0512" in found.message
 
 
 @pytest.mark.parametrize(

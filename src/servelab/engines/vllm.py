@@ -35,6 +35,7 @@ _KV_TOO_SMALL = re.compile(
     r"(?:.{0,80}?estimated\s+maximum\s+model\s+length\s+is\s+(\d+))?",
     re.DOTALL | re.IGNORECASE,
 )
+_GRAPH_HINT = re.compile(r"increase --gpu-memory-utilization to ([0-9.]+)")
 _NO_CACHE = re.compile(r"No\s+available\s+memory\s+for\s+the\s+cache\s+blocks", re.IGNORECASE)
 _BAD_ARG = [
     re.compile(r"error: unrecognized arguments: .*"),
@@ -245,10 +246,18 @@ class VLLM(Engine):
             )
         match = _NO_CACHE.search(log)
         if match:
+            hint = _GRAPH_HINT.search(log)
+            advice = (
+                f" (vLLM reserves its CUDA-graph estimate too: it suggests "
+                f"--gpu-memory-utilization {hint.group(1)})"
+                if hint
+                else ""
+            )
             return Diagnosis(
                 NO_CACHE_MEMORY,
                 "no GPU memory is left for the KV cache after loading the weights; raise "
-                "gpu_memory_utilization, or free the GPU, or use a smaller model/quantization",
+                f"gpu_memory_utilization{advice}, or free the GPU, or use a smaller "
+                "model/quantization",
                 evidence=line_of(log, match.start()),
             )
         common = common_diagnosis(log)

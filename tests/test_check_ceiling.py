@@ -34,7 +34,8 @@ class _Starts:
 def test_the_requested_length_that_starts_passes():
     recipe = load_recipe("local-stories260k")
     result = find_ceiling(recipe, starter=_Starts(10_000))
-    assert result.passed and "1024 starts" in result.detail
+    expected = recipe.context.max_model_len
+    assert result.passed and f"{expected} starts" in result.detail
 
 
 def test_the_engine_estimate_is_confirmed_by_one_start():
@@ -58,8 +59,9 @@ def test_without_an_estimate_it_halves_then_bisects():
 
 def test_a_failure_unrelated_to_context_stops_at_once():
     starter = _Starts(0, kind=MODEL_NOT_FOUND)
-    result = find_ceiling(load_recipe("local-stories260k"), starter=starter)
-    assert starter.tried == [1024]
+    recipe = load_recipe("local-stories260k")
+    result = find_ceiling(recipe, starter=starter)
+    assert starter.tried == [recipe.context.max_model_len]
     assert not result.passed and "other than its context" in result.detail
 
 

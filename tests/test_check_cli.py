@@ -8,6 +8,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
+from servelab.recipe import load_recipe
 from servelab.store import Store
 from tests.conftest import requires_llama
 from tests.fakes.scripted_server import ScriptedServer
@@ -178,7 +179,8 @@ def test_real_llama_server_reports_honest_failures(cli, tmp_path):
     assert not checks["tools"]["passed"]
     assert checks["tools"]["detail"].startswith("no tool call")
     assert checks["tools"]["evidence"][0]["answer"]  # the story it told instead
-    assert checks["ceiling"]["passed"] and "1024 starts" in checks["ceiling"]["detail"]
+    served = load_recipe("local-stories260k").context.max_model_len
+    assert checks["ceiling"]["passed"] and f"{served} starts" in checks["ceiling"]["detail"]
     recall = checks["context"]["evidence"]  # measured in the server's own tokens
     assert [item["depth"] for item in recall] == [0.1, 0.5, 0.9]
     assert all(0.8 * item["target_tokens"] <= item["prompt_tokens"] <= 512 for item in recall)

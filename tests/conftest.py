@@ -29,13 +29,17 @@ def servelab_home(tmp_path, monkeypatch):
     return home
 
 
-def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
-            input_text: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, timeout: float = 300, env: dict | None = None, input_text: str | None = None
+) -> subprocess.CompletedProcess:
     """Run `python -m servelab ARGS` as a real subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "servelab", *args],
-        capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        input=input_text,
     )
 
 
@@ -53,3 +57,16 @@ def llama_server_available() -> bool:
 requires_llama = pytest.mark.skipif(
     not llama_server_available(), reason="llama-server not built (run scripts/install.sh)"
 )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -37,7 +37,8 @@ def test_real_llama_server_draft_recipe_acceptance_from_metrics_and_timings(tmp_
     assert spec["acceptance_rate"] == pytest.approx(spec["accepted"] / spec["drafted"])
     # the same window seen two ways: /metrics deltas and the sum of the responses' timings
     assert (spec["timings_drafted"], spec["timings_accepted"]) == (
-        spec["drafted"], spec["accepted"]
+        spec["drafted"],
+        spec["accepted"],
     )
     assert spec["mean_acceptance_length"] == pytest.approx(1 + spec["accepted"] / spec["drafts"])
     for index in range(1, 6):
@@ -52,8 +53,21 @@ def test_faults_are_failed_runs_and_the_rest_is_stored(tmp_path):
     with FaultServer(script=script, rate=2000, hang_s=20) as server:
         out = tmp_path / "b.json"
         result = run_cli(
-            "bench", "--endpoint", server.url, "--model", "fake-model", "--runs", "8", "--tokens", "60", "--timeout",
-            "2", "--db", str(db), "--json", str(out),
+            "bench",
+            "--endpoint",
+            server.url,
+            "--model",
+            "fake-model",
+            "--runs",
+            "8",
+            "--tokens",
+            "60",
+            "--timeout",
+            "2",
+            "--db",
+            str(db),
+            "--json",
+            str(out),
         )
     assert result.returncode == 1
     assert "4 of 8 runs failed; all runs are stored" in result.stderr
@@ -75,9 +89,23 @@ def test_concurrency_levels_and_spec_from_fake_metrics(tmp_path):
     with FaultServer(rate=1000, timings=True, spec=SpecProfile(), metrics="vllm") as server:
         out = tmp_path / "b.json"
         result = run_cli(
-            "bench", "--endpoint", server.url, "--model", "fake-model", "--runs", "3", "--tokens", "80",
-            "--concurrency", "1,4", "--k", "3", "--db", str(tmp_path / "r.db"),
-            "--json", str(out),
+            "bench",
+            "--endpoint",
+            server.url,
+            "--model",
+            "fake-model",
+            "--runs",
+            "3",
+            "--tokens",
+            "80",
+            "--concurrency",
+            "1,4",
+            "--k",
+            "3",
+            "--db",
+            str(tmp_path / "r.db"),
+            "--json",
+            str(out),
         )
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
@@ -93,9 +121,25 @@ def test_interrupted_bench_keeps_finished_runs(tmp_path):
     db = tmp_path / "r.db"
     with FaultServer(rate=100) as server:  # 50 tokens → ~0.5 s a run
         proc = subprocess.Popen(
-            [sys.executable, "-m", "servelab", "bench", "--endpoint", server.url, "--model", "fake-model", "--runs", "50",
-             "--tokens", "50", "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "servelab",
+                "bench",
+                "--endpoint",
+                server.url,
+                "--model",
+                "fake-model",
+                "--runs",
+                "50",
+                "--tokens",
+                "50",
+                "--db",
+                str(db),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(server.requests) < 4:

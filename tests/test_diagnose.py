@@ -74,8 +74,10 @@ def test_kv_error_wording_variants(text):
 
 
 def test_kv_error_without_estimate():
-    text = ("To serve at least one request with the model's max seq len (8192), (0.5 GiB KV "
-            "cache is needed, which is larger than the available KV cache memory (0.25 GiB).")
+    text = (
+        "To serve at least one request with the model's max seq len (8192), (0.5 GiB KV "
+        "cache is needed, which is larger than the available KV cache memory (0.25 GiB)."
+    )
     found = get_engine("vllm").diagnose(text)
     assert found.kind == KV_TOO_SMALL and found.max_model_len_fit is None
 

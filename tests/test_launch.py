@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -17,28 +16,15 @@ from servelab.launch import launch, log_path_for
 from servelab.procgroup import group_alive
 from servelab.recipe import load_recipe
 
-from .conftest import requires_llama, run_cli
+from .conftest import pid_alive, requires_llama, run_cli
 
 FAKES = Path(__file__).resolve().parent / "fakes"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _wait_gone(pids: list[int], seconds: float = 20) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not any(_pid_alive(pid) for pid in pids):
+        if not any(pid_alive(pid) for pid in pids):
             return True
         time.sleep(0.1)
     return False
@@ -56,8 +42,11 @@ def test_up_ready_chat_down_leaves_no_process():
     assert endpoint["url"].startswith("http://127.0.0.1:")
     reply = httpx.post(
         endpoint["url"] + "/v1/chat/completions",
-        json={"messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 16,
-              "temperature": 0},
+        json={
+            "messages": [{"role": "user", "content": "Once upon a time"}],
+            "max_tokens": 16,
+            "temperature": 0,
+        },
         timeout=30,
     ).json()
     assert reply["usage"]["completion_tokens"] == 16
@@ -67,7 +56,7 @@ def test_up_ready_chat_down_leaves_no_process():
     down = run_cli("down", "local-stories260k")
     assert down.returncode == 0, down.stderr
     assert not group_alive(pid)
-    assert not _pid_alive(endpoint["keeper_pid"])
+    assert not pid_alive(endpoint["keeper_pid"])
     assert json.loads(run_cli("status", "--json").stdout) == []
 
 
@@ -134,10 +123,12 @@ def test_interrupting_up_while_loading_leaves_no_engine(tmp_path, how):
     recipe = _fake_recipe(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "servelab", "up", str(recipe), "--timeout", "120"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     engine, child = _engine_pids()
-    assert _pid_alive(engine) and _pid_alive(child)
+    assert pid_alive(engine) and pid_alive(child)
     proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGKILL)
     proc.wait(timeout=30)
     assert _wait_gone([engine, child]), "engine or its child survived"
@@ -158,7 +149,7 @@ def test_timeout_kills_an_engine_that_ignores_sigterm(tmp_path):
 
 def _fake_vllm_recipe(tmp_path: Path) -> Path:
     script = tmp_path / "vllm"
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} {FAKES / 'fake_vllm.py'} \"$@\"\n")
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKES / "fake_vllm.py"} "$@"\n')
     script.chmod(0o755)
     recipe = tmp_path / "fit.yaml"
     recipe.write_text(

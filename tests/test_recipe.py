@@ -17,12 +17,17 @@ BAD_CASES = {
     "yaml-syntax": ("name: t\nengine: {name: llamacpp\n", "YAML syntax error at line"),
     "unknown-key": (GOOD + "speculativ: {method: ngram}\n", "speculativ: unknown key"),
     "nested-unknown-key": (
-        GOOD + "context: {max_model_len: 10, kv_dtype: fp8}\n", "context.kv_dtype: unknown key"
+        GOOD + "context: {max_model_len: 10, kv_dtype: fp8}\n",
+        "context.kv_dtype: unknown key",
     ),
-    "wrong-type": (GOOD + "context: {max_model_len: lots}\n", "context.max_model_len: input "
-                   "should be a valid integer"),
-    "unknown-engine": (GOOD.replace("llamacpp", "tgi"), "engine.name: input should be 'vllm' "
-                       "or 'llamacpp'"),
+    "wrong-type": (
+        GOOD + "context: {max_model_len: lots}\n",
+        "context.max_model_len: input should be a valid integer",
+    ),
+    "unknown-engine": (
+        GOOD.replace("llamacpp", "tgi"),
+        "engine.name: input should be 'vllm' or 'llamacpp'",
+    ),
     "negative-k": (
         GOOD + "speculative: {method: draft_model, num_speculative_tokens: -1}\n",
         "speculative.num_speculative_tokens: input should be greater than or equal to 1",
@@ -86,8 +91,12 @@ def test_every_field_has_a_description():
 def test_bundled_recipes_cover_the_post_and_local_stacks():
     names = {recipe.name for _, recipe in list_recipes()}
     post = {
-        "gemma4-26b-a4b-vision-mtp", "qwen3.6-35b-a3b-mtp", "gemma4-26b-a4b-dflash",
-        "nemotron-elastic-30b-a3b-nvfp4", "gemma4-26b-a4b-nospec", "qwen3.6-27b-dflash",
+        "gemma4-26b-a4b-vision-mtp",
+        "qwen3.6-35b-a3b-mtp",
+        "gemma4-26b-a4b-dflash",
+        "nemotron-elastic-30b-a3b-nvfp4",
+        "gemma4-26b-a4b-nospec",
+        "qwen3.6-27b-dflash",
     }
     local = {"local-stories260k", "local-stories260k-draft", "local-stories260k-ngram"}
     assert post | local <= names

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from servelab.store import Store
+from tests.conftest import pid_alive
 
 from .conftest import run_cli
 from .fakes.tune_engine import launches, write_recipe
@@ -127,18 +127,6 @@ def _complete_slots(db: Path, tune_id: str) -> dict[str, str]:
         }
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.engine
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_a_killed_tune_resumes_without_redoing_finished_slots(tmp_path, sig):
@@ -181,9 +169,9 @@ def test_a_killed_tune_resumes_without_redoing_finished_slots(tmp_path, sig):
     assert 2 <= len(finished) < 6
     started = [record["pid"] for record in launches(log)]
     deadline = time.monotonic() + 20
-    while any(_pid_alive(pid) for pid in started) and time.monotonic() < deadline:
+    while any(pid_alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(_pid_alive(pid) for pid in started), "an engine outlived the killed tune"
+    assert not any(pid_alive(pid) for pid in started), "an engine outlived the killed tune"
     if sig == signal.SIGINT:
         assert proc.returncode == 130
         assert f"--resume {tune_id}" in stderr

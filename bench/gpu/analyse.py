@@ -94,10 +94,12 @@ def row(root: Path, name: str) -> dict[str, object]:
 
 def main(root_text: str) -> None:
     root = Path(root_text)
-    names = sorted(p.name[len("bench-"):-len(".json")] for p in root.glob("bench-*.json"))
-    print("| stack | servelab decode t/s (mean ± σ, n) | servelab pooled | counters, same window "
-          "| Δ | `vllm bench serve` 1/TPOT | counters, serve window | α servelab | α counters "
-          "(whole bench) | α bench serve |")
+    names = sorted(p.name[len("bench-") : -len(".json")] for p in root.glob("bench-*.json"))
+    print(
+        "| stack | servelab decode t/s (mean ± σ, n) | servelab pooled | counters, same window "
+        "| Δ | `vllm bench serve` 1/TPOT | counters, serve window | α servelab | α counters "
+        "(whole bench) | α bench serve |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         r = row(root, name)

@@ -16,8 +16,12 @@ import shutil
 import sys
 from pathlib import Path
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                   "special_tokens_map.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
 
 
 def make(src: Path, dst: Path, name: str, layers: int, seed: int) -> int:
@@ -25,10 +29,18 @@ def make(src: Path, dst: Path, name: str, layers: int, seed: int) -> int:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
-        vocab_size=512, hidden_size=2048, intermediate_size=8192, num_hidden_layers=layers,
-        num_attention_heads=16, num_key_value_heads=8, head_dim=128,
-        max_position_embeddings=8192, bos_token_id=1, eos_token_id=2,
-        tie_word_embeddings=True, torch_dtype="bfloat16",
+        vocab_size=512,
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=layers,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+        max_position_embeddings=8192,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=True,
+        torch_dtype="bfloat16",
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config).to(torch.bfloat16)

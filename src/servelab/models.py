@@ -80,4 +80,3 @@ def describe(ref: ModelRef) -> str:
     if found is not None:
         return str(found)
     return f"{ref.id}/{ref.file}" if ref.file else ref.id
-

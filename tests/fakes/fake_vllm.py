@@ -9,13 +9,14 @@ import http.server
 import json
 import os
 import sys
+from pathlib import Path
 
 args = sys.argv[1:]
 length = int(args[args.index("--max-model-len") + 1])
 port = int(args[args.index("--port") + 1])
-state = os.environ["FAKE_STATE"]
-launches = int(open(state).read()) if os.path.exists(state) else 0
-open(state, "w").write(str(launches + 1))
+state = Path(os.environ["FAKE_STATE"])
+launches = int(state.read_text()) if state.exists() else 0
+state.write_text(str(launches + 1))
 capacity = int(os.environ["FAKE_CAPACITY"])
 if length > capacity:
     estimates = [int(x) for x in os.environ["FAKE_ESTIMATES"].split(",")]

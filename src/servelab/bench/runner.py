@@ -95,8 +95,14 @@ def payload_for(target: Target, workload: Workload, options: BenchOptions) -> di
 class Bench:
     """One bench: runs sequentially, then optional concurrency levels; stores every run."""
 
-    def __init__(self, target: Target, workload: Workload, options: BenchOptions, store,
-                 on_run: RunHook | None = None):
+    def __init__(
+        self,
+        target: Target,
+        workload: Workload,
+        options: BenchOptions,
+        store,
+        on_run: RunHook | None = None,
+    ):
         self.target = target
         self.options = options
         self.store = store
@@ -139,7 +145,10 @@ class Bench:
                 if index == 1 and opts.keep_cold:
                     before = self._counters()
                 run = await stream_run(
-                    client, self.target.url, payload, timeout_s=opts.timeout_s,
+                    client,
+                    self.target.url,
+                    payload,
+                    timeout_s=opts.timeout_s,
                     api_key=opts.api_key,
                 )
                 run.index = index
@@ -195,7 +204,8 @@ class Bench:
                     k=self.target.k,
                     estimated_tokens_per_step=(
                         1 + (total_a / total_d) * self.target.k
-                        if total_d and self.target.k else None
+                        if total_d and self.target.k
+                        else None
                     ),
                     source="timings",
                 )
@@ -214,8 +224,12 @@ class Bench:
         result.finished_at = time.time()
         if self.store is not None and result.id is not None:
             self.store.finish_bench(
-                result.id, summary=result.summary, spec=result.spec, regimes=result.regimes,
-                concurrency=result.concurrency, status=status,
+                result.id,
+                summary=result.summary,
+                spec=result.spec,
+                regimes=result.regimes,
+                concurrency=result.concurrency,
+                status=status,
             )
         return result
 
@@ -225,8 +239,13 @@ class Bench:
             self.result.id = self.store.begin_bench(self.result)
         workload = self.workload
         if self.options.depth:
-            workload = with_depth(workload, self.options.depth, self.target.url,
-                                  self.target.model, api_key=self.options.api_key)
+            workload = with_depth(
+                workload,
+                self.options.depth,
+                self.target.url,
+                self.target.model,
+                api_key=self.options.api_key,
+            )
         payload = payload_for(self.target, workload, self.options)
         before = after = None
         try:

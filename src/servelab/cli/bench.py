@@ -11,7 +11,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from servelab.bench.runner import Bench, BenchOptions, Target
-from servelab.cli.app import DB_HELP, JSON_HELP, app, console, db_url, emit_json, err_console, guarded
+from servelab.cli.app import (
+    DB_HELP,
+    JSON_HELP,
+    app,
+    console,
+    db_url,
+    emit_json,
+    err_console,
+    guarded,
+)
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import Endpoint, launch, running
@@ -52,28 +61,41 @@ def target_for_recipe(recipe: Recipe, endpoint) -> Target:
 
     spec = recipe.speculative
     return Target(
-        url=endpoint.url, model=endpoint.model, engine=get_engine(recipe.engine.name),
-        engine_version=endpoint.engine_version, stack=recipe.name, stack_version=recipe.version,
-        recipe=endpoint.recipe, recipe_hash=recipe.hash,
+        url=endpoint.url,
+        model=endpoint.model,
+        engine=get_engine(recipe.engine.name),
+        engine_version=endpoint.engine_version,
+        stack=recipe.name,
+        stack_version=recipe.version,
+        recipe=endpoint.recipe,
+        recipe_hash=recipe.hash,
         k=spec.num_speculative_tokens if spec else None,
     )
 
 
-def target_for_endpoint(url: str, model: str | None, name: str | None, api_key: str | None,
-                        k: int | None) -> Target:
+def target_for_endpoint(
+    url: str, model: str | None, name: str | None, api_key: str | None, k: int | None
+) -> Target:
     url = url.rstrip("/").removesuffix("/v1")
     model = model or endpoint_model(url, api_key)
     engine, version = detect_engine(url)
     return Target(
-        url=url, model=model, engine=engine, engine_version=version,
-        stack=name or model, stack_version="endpoint", k=k,
+        url=url,
+        model=model,
+        engine=engine,
+        engine_version=version,
+        stack=name or model,
+        stack_version="endpoint",
+        k=k,
     )
 
 
 def render(result: BenchResult, keep_cold: bool) -> None:
     """The post's table (Run | t/s) plus the summary with its formulas."""
-    table = Table(title=f"{result.provenance.stack} — {result.provenance.workload_id}, "
-                        f"{result.provenance.tokens} tokens")
+    table = Table(
+        title=f"{result.provenance.stack} — {result.provenance.workload_id}, "
+        f"{result.provenance.tokens} tokens"
+    )
     for column in ("Run", "t/s", "tokens", "TTFT s", "e2e t/s", "chunks", "note"):
         table.add_column(column, justify="right" if column != "note" else "left")
     for run in result.runs:
@@ -96,7 +118,9 @@ def render(result: BenchResult, keep_cold: bool) -> None:
     console.print(table)
     s = result.summary
     if s and s.n:
-        line = f"decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token): mean {s.mean:.2f}"
+        line = (
+            f"decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token): mean {s.mean:.2f}"
+        )
         if s.n > 1:
             line += (
                 f", σ {s.stdev:.3f} (sample), n {s.n}, median {s.median:.2f}, range {s.range:.2f} "
@@ -113,29 +137,31 @@ def render(result: BenchResult, keep_cold: bool) -> None:
             f"{100 * spec.acceptance_rate:.2f} % (from {spec.source})"
         )
         if spec.mean_acceptance_length is not None:
-            text += f"; mean acceptance length = 1 + Δaccepted / Δdrafts = " \
-                    f"{spec.mean_acceptance_length:.2f}"
+            text += (
+                f"; mean acceptance length = 1 + Δaccepted / Δdrafts = "
+                f"{spec.mean_acceptance_length:.2f}"
+            )
         if spec.estimated_tokens_per_step is not None:
             text += f"; post's estimate 1 + α·k = {spec.estimated_tokens_per_step:.2f}"
         if spec.per_position:
             text += "; per position " + ", ".join(f"{v:.3f}" for v in spec.per_position)
         if spec.timings_drafted is not None and spec.source != "timings":
-            text += (
-                f"; responses' timings: {spec.timings_accepted} / {spec.timings_drafted}"
-            )
+            text += f"; responses' timings: {spec.timings_accepted} / {spec.timings_drafted}"
         console.print(text, highlight=False)
     if result.regimes and result.regimes.bimodal:
         means = ", ".join(f"{c.mean:.2f} ({len(c.runs)} runs)" for c in result.regimes.clusters)
         console.print(
             f"[bold yellow]bimodal[/]: clusters {means}; sequence {result.regimes.pattern}; "
-            "the mean is not representative", highlight=False,
+            "the mean is not representative",
+            highlight=False,
         )
     for level in result.concurrency:
         console.print(
             f"concurrency {level.concurrency}: aggregate {level.aggregate_tps or 0:.1f} t/s "
             f"(Σ tokens / wall), per-user decode {level.per_user_decode_tps or 0:.1f} t/s, "
             f"TTFT p50 {level.ttft_p50_s or 0:.3f} s, p99 {level.ttft_p99_s or 0:.3f} s, "
-            f"{level.ok}/{level.requests} ok", highlight=False,
+            f"{level.ok}/{level.requests} ok",
+            highlight=False,
         )
 
 
@@ -184,8 +210,12 @@ def bench_command(
     options = BenchOptions(
         runs=runs or (defaults.runs if defaults else 10),
         tokens=tokens or (defaults.tokens if defaults else 2500),
-        keep_cold=keep_cold, concurrency=parse_levels(concurrency), depth=depth,
-        timeout_s=timeout, temperature=temperature, api_key=api_key,
+        keep_cold=keep_cold,
+        concurrency=parse_levels(concurrency),
+        depth=depth,
+        timeout_s=timeout,
+        temperature=temperature,
+        api_key=api_key,
     )
     workload = get_workload(prompt or (defaults.prompt if defaults else "space-invaders"))
     store = open_store(db)
@@ -202,8 +232,12 @@ def bench_command(
             target = target_for_endpoint(endpoint, model, name, api_key, k)
         total = options.runs + sum(options.concurrency)
         progress = Progress(
-            TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.description}"), console=err_console, transient=True,
+            TextColumn("[bold]bench[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=err_console,
+            transient=True,
         )
         with progress:
             task = progress.add_task("", total=total)
@@ -217,12 +251,15 @@ def bench_command(
                 result = bench.run()
             except KeyboardInterrupt:
                 kept = len(bench.result.runs)
-                raise RunFailed(f"interrupted: {kept} finished runs kept "
-                                f"(bench {bench.result.id})") from None
+                raise RunFailed(
+                    f"interrupted: {kept} finished runs kept (bench {bench.result.id})"
+                ) from None
     render(result, keep_cold)
     if json_out is not None:
         emit_json(result.contract(), json_out)
     failed = [run for run in result.runs if not run.ok]
     if failed:
-        raise RunFailed(f"{len(failed)} of {len(result.runs)} runs failed; all runs are stored "
-                        f"(bench {result.id})")
+        raise RunFailed(
+            f"{len(failed)} of {len(result.runs)} runs failed; all runs are stored "
+            f"(bench {result.id})"
+        )

@@ -35,8 +35,9 @@ def demo_command(
 ) -> None:
     """plan → up → check → bench → board → compare, on llama.cpp + stories260k + SQLite."""
     store = Store(db_url(db))
-    console.print(Rule("servelab demo: llama.cpp on the CPU, stories260k, results in "
-                       f"{store.describe()}"))
+    console.print(
+        Rule(f"servelab demo: llama.cpp on the CPU, stories260k, results in {store.describe()}")
+    )
     engine = get_engine("llamacpp")
     if engine.find_binary() is None:
         raise EngineFailed(engine.missing_binary_message())
@@ -56,11 +57,13 @@ def demo_command(
         store_report(report, db_url(db))
         render_checks(report)
         with launch(recipe, progress=_say) as ep:
-            console.print(f"up: {ep.url}/v1 ({ep.engine} {ep.engine_version}, pid {ep.pid})",
-                          highlight=False)
+            console.print(
+                f"up: {ep.url}/v1 ({ep.engine} {ep.engine_version}, pid {ep.pid})", highlight=False
+            )
             options = BenchOptions(runs=runs or recipe.bench.runs, tokens=recipe.bench.tokens)
-            bench = Bench(target_for_recipe(recipe, ep), get_workload(recipe.bench.prompt),
-                          options, store)
+            bench = Bench(
+                target_for_recipe(recipe, ep), get_workload(recipe.bench.prompt), options, store
+            )
             result = bench.run()
         render(result, keep_cold=False)
     console.print(Rule("board (servelab board --markdown)"))
@@ -69,5 +72,6 @@ def demo_command(
     typer.echo(compare_markdown(compare(store, *DEMO_RECIPES)))
     console.print(
         "Next: `servelab report --html report.html`, `servelab show gemma4-26b-a4b-vision-mtp`, "
-        "`servelab plan gemma4-26b-a4b-vision-mtp --max-model-len 262144`.", highlight=False,
+        "`servelab plan gemma4-26b-a4b-vision-mtp --max-model-len 262144`.",
+        highlight=False,
     )

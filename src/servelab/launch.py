@@ -353,7 +353,8 @@ def running() -> list[dict[str, Any]]:
         ready = False
         if alive:
             try:
-                ready = httpx.get(record["url"] + "/health", timeout=2.0).status_code == 200
+                path = get_engine(record["engine"]).health_path
+                ready = httpx.get(record["url"] + path, timeout=2.0).status_code == 200
             except httpx.HTTPError:
                 ready = False
         out.append({**record, "alive": alive, "ready": ready})

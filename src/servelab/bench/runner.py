@@ -14,8 +14,9 @@ from servelab.bench.regimes import detect_regimes
 from servelab.bench.specmetrics import fetch_metrics, parse_spec_counters, spec_delta
 from servelab.bench.stats import percentile, summarize
 from servelab.client import run_streams, stream_client, stream_run
-from servelab.engines import Engine
+from servelab.engines import Engine, get_engine
 from servelab.engines.base import fixed_length_fields
+from servelab.recipe import Recipe
 from servelab.results import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
 from servelab.workloads import Workload, with_depth
 
@@ -49,6 +50,22 @@ class Target:
     recipe: dict[str, Any] | None = None
     recipe_hash: str | None = None
     k: int | None = None
+
+
+def target_for_recipe(recipe: Recipe, endpoint) -> Target:
+    """The bench target for a recipe served at ``endpoint`` (a launch.Endpoint)."""
+    spec = recipe.speculative
+    return Target(
+        url=endpoint.url,
+        model=endpoint.model,
+        engine=get_engine(recipe.engine.name),
+        engine_version=endpoint.engine_version,
+        stack=recipe.name,
+        stack_version=recipe.version,
+        recipe=endpoint.recipe,
+        recipe_hash=recipe.hash,
+        k=spec.num_speculative_tokens if spec else None,
+    )
 
 
 def _gpus() -> list[dict[str, Any]]:

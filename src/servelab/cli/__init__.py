@@ -16,22 +16,26 @@ from servelab.cli import results as _results  # noqa: E402,F401
 from servelab.cli import tune as _tune  # noqa: E402,F401
 from servelab.cli.app import app
 
+# Options whose value may be left out, and what a bare one means.
+BARE_VALUES = {"--json": "-", "--resume": "last"}
 
-def _normalise_json_flag(argv: list[str]) -> list[str]:
-    """Let a bare ``--json`` mean stdout: ``--json`` followed by nothing or another option."""
+
+def _normalise_bare_options(argv: list[str]) -> list[str]:
+    """A bare ``--json`` means stdout and a bare ``--resume`` the last tune: the option
+    followed by nothing or by another option gets its default value."""
     out: list[str] = []
     for index, arg in enumerate(argv):
         out.append(arg)
-        if arg == "--json":
+        if arg in BARE_VALUES:
             following = argv[index + 1] if index + 1 < len(argv) else None
             if following is None or (following.startswith("-") and following != "-"):
-                out.append("-")
+                out.append(BARE_VALUES[arg])
     return out
 
 
 def main() -> None:
     """Console-script entry point."""
-    app(args=_normalise_json_flag(sys.argv[1:]), prog_name="servelab")
+    app(args=_normalise_bare_options(sys.argv[1:]), prog_name="servelab")
 
 
 __all__ = ["app", "main"]

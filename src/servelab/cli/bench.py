@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from servelab.bench.runner import Bench, BenchOptions, Target
+from servelab.bench.runner import Bench, BenchOptions, Target, target_for_recipe
 from servelab.cli.app import (
     DB_HELP,
     JSON_HELP,
@@ -24,7 +24,7 @@ from servelab.cli.app import (
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import Endpoint, launch, running
-from servelab.recipe import Recipe, load_recipe
+from servelab.recipe import load_recipe
 from servelab.results import BenchResult
 from servelab.workloads import get_workload
 
@@ -54,23 +54,6 @@ def endpoint_model(url: str, api_key: str | None) -> str:
         return response.json()["data"][0]["id"]
     except (ValueError, KeyError, IndexError):
         raise RunFailed(f"{url}/v1/models: no model listed") from None
-
-
-def target_for_recipe(recipe: Recipe, endpoint) -> Target:
-    from servelab.engines import get_engine
-
-    spec = recipe.speculative
-    return Target(
-        url=endpoint.url,
-        model=endpoint.model,
-        engine=get_engine(recipe.engine.name),
-        engine_version=endpoint.engine_version,
-        stack=recipe.name,
-        stack_version=recipe.version,
-        recipe=endpoint.recipe,
-        recipe_hash=recipe.hash,
-        k=spec.num_speculative_tokens if spec else None,
-    )
 
 
 def target_for_endpoint(

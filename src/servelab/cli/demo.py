@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 from rich.rule import Rule
 
-from servelab.bench.runner import Bench, BenchOptions
+from servelab.bench.runner import Bench, BenchOptions, target_for_recipe
 from servelab.checks import CheckOptions, check_recipe, store_report
 from servelab.cli.app import DB_HELP, app, console, db_url, err_console, guarded
-from servelab.cli.bench import render, target_for_recipe
+from servelab.cli.bench import render
 from servelab.cli.check import render as render_checks
 from servelab.engines import get_engine
 from servelab.errors import EngineFailed
@@ -38,10 +38,10 @@ def demo_command(
     console.print(
         Rule(f"servelab demo: llama.cpp on the CPU, stories260k, results in {store.describe()}")
     )
-    engine = get_engine("llamacpp")
+    first = load_recipe(DEMO_RECIPES[0])
+    engine = get_engine(first.engine.name)
     if engine.find_binary() is None:
         raise EngineFailed(engine.missing_binary_message())
-    first = load_recipe(DEMO_RECIPES[0])
     plan = build_plan(first)
     console.print(
         f"plan {first.name}: weights {plan['weights_gib'] * 1024:.2f} MiB, KV "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from servelab.bench.runner import Bench, BenchOptions, RunHook
+from servelab.bench.runner import Bench, BenchOptions, RunHook, target_for_recipe
 from servelab.launch import launch
 from servelab.recipe import Recipe
 from servelab.store.store import new_id
@@ -59,7 +59,6 @@ def run_slot(
 ) -> SlotOutcome:
     """Launch, bench, stop. A failure is returned (and stored), never raised; Ctrl-C is raised
     after the interrupted bench and the attempt are stored."""
-    from servelab.cli.bench import target_for_recipe  # the CLI module imports this package
 
     host = socket.gethostname()
     recipe = Recipe.model_validate(slot.recipe)

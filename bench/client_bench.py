@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from servelab.client import run_concurrent, stream_run
+from servelab.client import run_concurrent, stream_client, stream_run
 
 HERE = Path(__file__).resolve().parent
 FIDELITY_RATES = (250.0, 2000.0)
@@ -132,7 +132,8 @@ def row(scenario, streams, rate, tokens, per_chunk, runs, report, server_cpu, cl
 
 
 def fidelity(url: str, rate: float, tokens: int, runs: int, per_chunk: int) -> Row:
-    """Sequential single-stream runs, one event loop in this process."""
+    """Sequential single-stream runs, one event loop in this process, on the client the
+    sequential bench uses (`stream_client`: the lean transport)."""
     payload = {
         "model": "truth",
         "max_tokens": tokens,
@@ -140,7 +141,7 @@ def fidelity(url: str, rate: float, tokens: int, runs: int, per_chunk: int) -> R
     }
 
     async def go():
-        async with httpx.AsyncClient() as client:
+        async with stream_client() as client:
             return [await stream_run(client, url, payload, timeout_s=30) for _ in range(runs)]
 
     reset(url)

@@ -11,11 +11,20 @@
 #                                         # vLLM 0.22 (STAGE22 bundle in /tmp/site22, and
 #                                         # transformers 5.14 in /tmp/tf: see bench/standins)
 #
+# vLLM 0.22.0 alone (second session, a 2-GPU host):
+#   bench/gpu/run_vllm.sh setup22 STAGE22 MODELS  # one flat folder of wheels (the 0.22 bundle with
+#                                         # mistral_common 1.11.5, transformers 5.14.1, cutlass-dsl
+#                                         # 4.5.2 [cu13], quack-kernels 0.5.0, servelab's missing
+#                                         # deps) + MODELS (stories260k/hf, standins/)
+#   bench/gpu/run_vllm.sh tp              # issue 10: 1B stand-in at tensor 2, then tensor 1
+#   bench/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
+#   bench/gpu/run_vllm.sh rest            # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
+#
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
 # (their own session), so the no-spec twin stays up from part a to part c.
 set -uo pipefail
-part=${1:?usage: run_vllm.sh setup STAGE | a | b | c}
+part=${1:?usage: run_vllm.sh setup STAGE [STAGE22] | a | b | c | gemma | setup22 STAGE22 MODELS | tp | dflash | rest}
 repo=$(pwd)
 WORK=${WORK:-/tmp/work}
 mkdir -p "$WORK"
@@ -70,9 +79,27 @@ pack() {
 }
 trap pack EXIT
 
+smoke() { # smoke URL: one short chat request; fails when the engine cannot answer it
+    python3 - "$1" <<'PY'
+import sys, httpx
+url = sys.argv[1]
+model = httpx.get(url + "/v1/models", timeout=30).json()["data"][0]["id"]
+body = {"model": model, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 32}
+r = httpx.post(url + "/v1/chat/completions", json=body, timeout=600)
+print(r.status_code, r.text[:400])
+sys.exit(r.status_code != 200)
+PY
+}
+
 if [ "$part" = gemma ]; then
     export PYTHONPATH=/tmp/tf:/tmp/site22:$repo/src PATH=/tmp/site22/bin:$PATH
 fi
+case $part in setup22|tp|dflash|rest)
+    # vLLM 0.22 alone; cutlass-dsl's .pth is not read from a --target folder, hence its path
+    export PYTHONPATH=/tmp/site22:/tmp/site22/nvidia_cutlass_dsl/python_packages:$repo/src
+    export PATH=/tmp/site22/bin:$PATH ;;
+esac
+G=$repo/src/servelab/recipes
 
 case $part in
 setup)
@@ -132,7 +159,6 @@ c)
     sl board --markdown | tee "$WORK/board.md"
     ;;
 gemma)
-    G=$repo/src/servelab/recipes
     for name in standin-gemma4-26b-a4b-vision-mtp standin-gemma4-26b-a4b-dflash; do
         sl up "$G/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
             "$WORK/failed-$name.log"; continue; }
@@ -145,5 +171,75 @@ gemma)
         sl down "$name"
     done
     sl board --markdown | tee "$WORK/board-gemma.md"
+    ;;
+setup22)
+    stage22=${2:?setup22 needs STAGE22 MODELS}; models=${3:?setup22 needs STAGE22 MODELS}
+    nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv | tee "$WORK/gpu.txt"
+    nvidia-smi topo -m > "$WORK/topo.txt" 2>&1 || true
+    for first in "$stage22"/*.whl.part-aa; do
+        [ -e "$first" ] || break
+        w=${first%.part-aa}; cat "$w".part-* > "$w" && rm -f "$w".part-*
+    done
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site22 \
+        "$stage22"/*.whl 2>&1 | tail -3
+    python3 bench/gpu/make_standins.py "$models/stories260k/hf" /tmp/models
+    cp -r "$models"/standins/* /tmp/models/standins/
+    python3 -c "import vllm, transformers, mistral_common, cutlass, quack; print('vllm', \
+vllm.__version__, 'transformers', transformers.__version__, 'mistral_common', \
+mistral_common.__version__, 'cutlass-dsl', getattr(cutlass, '__version__', '?'))" | tee "$WORK/vllm-version.txt"
+    sl doctor
+    ;;
+tp)
+    sl plan "$R/vllm-standin-1b-tp2.yaml" | tee "$WORK/plan-tp2.txt"
+    for name in vllm-standin-1b-tp2 vllm-standin-1b-tp1; do
+        sl up "$R/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
+            "$WORK/failed-$name.log"; continue; }
+        url=$(url_of "$name")
+        nvidia-smi --query-gpu=index,memory.used --format=csv | tee "$WORK/gpumem-$name.txt"
+        snap "$url" "$name-0"
+        sl bench "$R/$name.yaml" --json "$WORK/bench-$name.json" || true
+        snap "$url" "$name-1"
+        sl down "$name"
+        pack
+    done
+    sl board --markdown | tee "$WORK/board-tp.md"
+    ;;
+dflash)
+    # The product recipe first; then bf16 KV; then bf16 KV with FlexAttention for the drafter.
+    for r in "$G/standin-gemma4-26b-a4b-dflash.yaml" "$R/standin-gemma4-dflash-bf16kv.yaml" \
+        "$R/standin-gemma4-dflash-flex.yaml"; do
+        name=$(basename "$r" .yaml)
+        sl up "$r" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
+            "$WORK/failed-$name.log"; pack; continue; }
+        url=$(url_of "$name")
+        if ! smoke "$url" > "$WORK/smoke-$name.txt" 2>&1; then
+            cat "$WORK/smoke-$name.txt"
+            cp "$SERVELAB_HOME/state/logs/$name.log" "$WORK/failed-$name.log"
+            sl down "$name"; pack; continue
+        fi
+        sl check --endpoint "$url" --only tools --json "$WORK/check-$name.json" --no-store
+        snap "$url" "$name-0"
+        sl bench "$r" --runs 3 --json "$WORK/bench-$name.json" || true
+        snap "$url" "$name-1"
+        sl down "$name"
+        pack
+        break
+    done
+    sl board --markdown | tee "$WORK/board-dflash.md"
+    ;;
+rest)
+    for name in standin-gemma4-26b-a4b-nospec standin-nemotron-elastic-30b-a3b-nvfp4; do
+        sl up "$G/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
+            "$WORK/failed-$name.log"; pack; continue; }
+        url=$(url_of "$name")
+        checks=tools; [ "$name" = standin-gemma4-26b-a4b-nospec ] && checks=vision,tools
+        sl check --endpoint "$url" --only "$checks" --json "$WORK/check-$name.json" --no-store
+        snap "$url" "$name-0"
+        sl bench "$G/$name.yaml" --runs 3 --json "$WORK/bench-$name.json" || true
+        snap "$url" "$name-1"
+        sl down "$name"
+        pack
+    done
+    sl board --markdown | tee "$WORK/board-rest.md"
     ;;
 esac

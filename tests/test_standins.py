@@ -232,7 +232,10 @@ def test_nemotron_h_layer_pattern(standins):
     folder = standins["nemotron-h"]
     config = transformers.AutoConfig.from_pretrained(folder)
     assert config.hybrid_override_pattern == "MEM*E"
-    model = transformers.NemotronHForCausalLM.from_pretrained(folder)
+    model, info = transformers.NemotronHForCausalLM.from_pretrained(
+        folder, output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"]
     kinds = [type(layer.mixer).__name__ for layer in model.model.layers]
     assert kinds[0] == kinds[2] and kinds[1] == kinds[4] and len(set(kinds)) == 3
     from safetensors import safe_open
@@ -241,6 +244,8 @@ def test_nemotron_h_layer_pattern(standins):
         names = set(weights.keys())
     # the checkpoint layout of the published Nemotron-H models (backbone.*, per-expert tensors)
     assert "backbone.layers.1.mixer.experts.7.up_proj.weight" in names
+    # vLLM's loader maps backbone.embeddings (not transformers' own "embedding") to its table
+    assert "backbone.embeddings.weight" in names and "backbone.embedding.weight" not in names
     assert (
         "backbone.layers.0.mixer.A_log" in names
         and "backbone.layers.3.mixer.q_proj.weight" in names

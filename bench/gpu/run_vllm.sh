@@ -18,7 +18,7 @@
 #                                         # deps) + MODELS (stories260k/hf, standins/)
 #   bench/gpu/run_vllm.sh tp              # issue 10: 1B stand-in at tensor 2, then tensor 1
 #   bench/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
-#   bench/gpu/run_vllm.sh rest            # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
+#   bench/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
 #
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
@@ -184,9 +184,11 @@ setup22)
         "$stage22"/*.whl 2>&1 | tail -3
     python3 bench/gpu/make_standins.py "$models/stories260k/hf" /tmp/models
     cp -r "$models"/standins/* /tmp/models/standins/
-    python3 -c "import vllm, transformers, mistral_common, cutlass, quack; print('vllm', \
-vllm.__version__, 'transformers', transformers.__version__, 'mistral_common', \
-mistral_common.__version__, 'cutlass-dsl', getattr(cutlass, '__version__', '?'))" | tee "$WORK/vllm-version.txt"
+    python3 -c "import vllm, transformers, mistral_common; print('vllm', vllm.__version__, \
+'transformers', transformers.__version__, 'mistral_common', mistral_common.__version__)" \
+        | tee "$WORK/vllm-version.txt"
+    python3 -c "import cutlass; print('cutlass-dsl', cutlass.__version__)" \
+        | tee -a "$WORK/vllm-version.txt" || echo "no cutlass-dsl (FlashAttention 4 unavailable)"
     sl doctor
     ;;
 tp)
@@ -228,7 +230,9 @@ dflash)
     sl board --markdown | tee "$WORK/board-dflash.md"
     ;;
 rest)
-    for name in standin-gemma4-26b-a4b-nospec standin-nemotron-elastic-30b-a3b-nvfp4; do
+    shift
+    names=${*:-standin-gemma4-26b-a4b-nospec standin-nemotron-elastic-30b-a3b-nvfp4}
+    for name in $names; do
         sl up "$G/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
             "$WORK/failed-$name.log"; pack; continue; }
         url=$(url_of "$name")

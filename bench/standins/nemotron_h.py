@@ -67,6 +67,22 @@ def _block_types(pattern: str) -> list[str]:
     return [names[c] for c in pattern]
 
 
+def _published_weight_names(path: Path) -> None:
+    """Rename tensors to the published checkpoints' names, the ones vLLM's loader maps.
+
+    transformers saves the embedding as ``backbone.embedding.weight``; NVIDIA's checkpoints
+    (and vLLM's nemotron_h loader) use ``backbone.embeddings.weight``.
+    """
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(path))
+    renamed = {
+        name.replace("backbone.embedding.", "backbone.embeddings."): tensor
+        for name, tensor in tensors.items()
+    }
+    save_file(renamed, str(path), metadata={"format": "pt"})
+
+
 def write_nemotron_h(out: Path, stories_hf: Path) -> Path:
     """Random-weight NemotronHForCausalLM with the stories260k tokenizer."""
     import torch
@@ -80,6 +96,7 @@ def write_nemotron_h(out: Path, stories_hf: Path) -> Path:
     torch.manual_seed(0)
     model = transformers.NemotronHForCausalLM(hf_config).to(torch.bfloat16)
     model.save_pretrained(dst)
+    _published_weight_names(dst / "model.safetensors")
     write_json(dst / "config.json", config)
     for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
         shutil.copy(stories_hf / name, dst / name)

@@ -10,6 +10,7 @@ from servelab.engines import diagnose_any, get_engine
 from servelab.engines.base import (
     ENGINE_EXITED,
     INVALID_ARGUMENT,
+    KV_DTYPE_UNSUPPORTED,
     KV_TOO_SMALL,
     MODEL_NOT_FOUND,
     NO_CACHE_MEMORY,
@@ -117,6 +118,7 @@ def test_llamacpp_missing_model_names_the_file():
         ("vllm_0.20.2_h100_no_cache_blocks.log", NO_CACHE_MEMORY, (None, None, None)),
         ("vllm_0.20.2_h100_max_len_over_native.log", INVALID_ARGUMENT, (None, None, None)),
         ("vllm_0.22.0_h100_dflash_kv_groups.log", ENGINE_EXITED, (None, None, None)),
+        ("vllm_0.22.0_h200_dflash_fa4_fp8.log", KV_DTYPE_UNSUPPORTED, (None, None, None)),
         ("llamacpp_model_missing.log", MODEL_NOT_FOUND, (None, None, None)),
     ],
 )
@@ -145,6 +147,16 @@ def test_vllm_max_len_past_native_context_names_both_fixes():
     assert found.kind == INVALID_ARGUMENT
     assert "max_model_len 32768 is past the model's native context 8192" in found.message
     assert "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1" in found.message
+
+
+def test_fp8_kv_on_a_kernel_without_fp8_says_what_to_change():
+    # captured on an H200 (SM90): the DFlash stand-in's head size 512 sends vLLM 0.22 to
+    # FlashAttention 4, which asserts at the first request with an fp8 KV cache
+    log = (LOGS / "vllm_0.22.0_h200_dflash_fa4_fp8.log").read_text()
+    found = diagnose_any(log)
+    assert found.kind == KV_DTYPE_UNSUPPORTED
+    assert "kv_cache_dtype: auto" in found.message and "SM100" in found.message
+    assert "FP8 is only supported on SM100" in found.evidence
 
 
 def test_vllm_engine_core_assertion_is_named():

@@ -75,14 +75,15 @@ def row(root: Path, name: str) -> dict[str, object]:
         "servelab_alpha": (bench.get("spec") or {}).get("acceptance_rate"),
     }
     snaps = [root / f"metrics-{name}-{i}.txt" for i in range(3)]
-    if all(path.exists() for path in snaps):
-        c0, c1, c2 = (counters(path) for path in snaps)
-        window, serve_window = delta(c0, c1), delta(c1, c2)
+    if snaps[0].exists() and snaps[1].exists():  # servelab's bench window
+        c0, c1 = counters(snaps[0]), counters(snaps[1])
+        window = delta(c0, c1)
         out["counters_bench"] = pooled_tps(window)
-        out["counters_serve"] = pooled_tps(serve_window)
         out["counters_alpha"] = (
             window["accepted"] / window["drafted"] if window["drafted"] else None
         )
+        if snaps[2].exists():  # then `vllm bench serve`'s window
+            out["counters_serve"] = pooled_tps(delta(c1, counters(snaps[2])))
     serve_path = root / f"vllm-bench-serve-{name}.json"
     if serve_path.exists():
         serve = json.loads(serve_path.read_text())

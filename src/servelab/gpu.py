@@ -48,3 +48,16 @@ def detect_gpus() -> list[dict[str, Any]]:
     finally:
         with contextlib.suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()
+
+
+def visible_gpus(
+    gpus: list[dict[str, Any]], cuda_visible: str | None, count: int | None = None
+) -> list[dict[str, Any]]:
+    """The GPUs a server started with CUDA_VISIBLE_DEVICES=cuda_visible uses: the listed indices
+    (UUIDs or other forms keep them all), then the first ``count`` of those when count is known."""
+    if cuda_visible is not None and cuda_visible.strip():
+        parts = [part.strip() for part in cuda_visible.split(",")]
+        if all(part.isdigit() for part in parts):
+            by_index = {gpu["index"]: gpu for gpu in gpus}
+            gpus = [by_index[int(part)] for part in parts if int(part) in by_index]
+    return gpus if count is None else gpus[:count]

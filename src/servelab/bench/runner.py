@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -50,31 +51,37 @@ class Target:
     recipe: dict[str, Any] | None = None
     recipe_hash: str | None = None
     k: int | None = None
+    gpus: int | None = None  # GPUs the server occupies; None: every visible one (or unknown)
+    cuda_visible: str | None = None  # CUDA_VISIBLE_DEVICES the server was started with
 
 
 def target_for_recipe(recipe: Recipe, endpoint) -> Target:
     """The bench target for a recipe served at ``endpoint`` (a launch.Endpoint)."""
     spec = recipe.speculative
+    engine = get_engine(recipe.engine.name)
     return Target(
         url=endpoint.url,
         model=endpoint.model,
-        engine=get_engine(recipe.engine.name),
+        engine=engine,
         engine_version=endpoint.engine_version,
         stack=recipe.name,
         stack_version=recipe.version,
         recipe=endpoint.recipe,
         recipe_hash=recipe.hash,
         k=spec.num_speculative_tokens if spec else None,
+        gpus=engine.gpus_used(recipe),
+        cuda_visible=recipe.env.get("CUDA_VISIBLE_DEVICES", os.getenv("CUDA_VISIBLE_DEVICES")),
     )
 
 
-def _gpus() -> list[dict[str, Any]]:
+def _gpus(target: Target) -> list[dict[str, Any]]:
+    """The GPUs behind the target: those the recipe's server occupies, else every one here."""
     try:
-        from servelab.gpu import detect_gpus
+        from servelab.gpu import detect_gpus, visible_gpus
     except ImportError:
         return []
     try:
-        return detect_gpus()
+        return visible_gpus(detect_gpus(), target.cuda_visible, target.gpus)
     except Exception:
         return []
 
@@ -89,7 +96,7 @@ def provenance(target: Target, workload: Workload, options: BenchOptions) -> Pro
         model=target.model,
         engine=target.engine.name if target.engine else None,
         engine_version=target.engine_version,
-        gpu=_gpus(),
+        gpu=_gpus(target),
         host=socket.gethostname(),
         servelab_version=__version__,
         workload_id=workload.id,

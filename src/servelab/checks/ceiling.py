@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from servelab.engines.base import INVALID_ARGUMENT, KV_TOO_SMALL, MODEL_NOT_FOUND, PORT_IN_USE
+from servelab.engines.base import (
+    INVALID_ARGUMENT,
+    KV_DTYPE_UNSUPPORTED,
+    KV_TOO_SMALL,
+    MODEL_NOT_FOUND,
+    PORT_IN_USE,
+)
 from servelab.errors import EngineFailed
 from servelab.recipe import Recipe
 from servelab.results import CheckResult
@@ -19,7 +25,7 @@ FLOOR = 256
 GRANULE = 256
 REFINE_STEPS = 4
 # Failures that say nothing about the context length: stepping down would not help.
-_NOT_CONTEXT = (INVALID_ARGUMENT, MODEL_NOT_FOUND, PORT_IN_USE)
+_NOT_CONTEXT = (INVALID_ARGUMENT, KV_DTYPE_UNSUPPORTED, MODEL_NOT_FOUND, PORT_IN_USE)
 
 Starter = Callable[[Recipe], None]
 

@@ -19,6 +19,7 @@ INVALID_ARGUMENT = "invalid_argument"
 MODEL_NOT_FOUND = "model_not_found"
 PORT_IN_USE = "port_in_use"
 ENGINE_EXITED = "engine_exited"
+KV_DTYPE_UNSUPPORTED = "kv_dtype_unsupported"
 NOT_READY = "not_ready"
 FAILURE_KINDS = (
     KV_TOO_SMALL,
@@ -111,6 +112,10 @@ class Engine(ABC):
     def gpus_required(self, recipe: Recipe) -> int:
         """GPUs the server needs on one machine: the parallel layout's count."""
         return recipe.parallel.gpus
+
+    def gpus_used(self, recipe: Recipe) -> int | None:
+        """How many of the visible GPUs the server occupies (the first ones); None: all."""
+        return self.gpus_required(recipe)
 
     @staticmethod
     def shell(argv: list[str]) -> str:

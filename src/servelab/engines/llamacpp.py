@@ -145,6 +145,13 @@ class LlamaCpp(Engine):
         offloaded = (runtime.gpu_layers or 0) > 0 or (runtime.gpu_layers_draft or 0) > 0
         return recipe.parallel.gpus if offloaded else 0
 
+    def gpus_used(self, recipe: Recipe) -> int | None:
+        """None (all visible: llama.cpp splits offloaded layers over every GPU it sees) unless
+        nothing is offloaded (0) or --split-mode none keeps the model on the main GPU (1)."""
+        if self.gpus_required(recipe) == 0:
+            return 0
+        return 1 if recipe.parallel.split_mode == "none" else None
+
     def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
         # Without engine.image, an unqualified name: point it at your registry's llama.cpp server.
         image = recipe.engine.image or "llama.cpp:server"

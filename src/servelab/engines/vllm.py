@@ -15,6 +15,7 @@ from servelab import models
 from servelab.engines.base import (
     ENGINE_EXITED,
     INVALID_ARGUMENT,
+    KV_DTYPE_UNSUPPORTED,
     KV_TOO_SMALL,
     MODEL_NOT_FOUND,
     NO_CACHE_MEMORY,
@@ -36,6 +37,9 @@ _KV_TOO_SMALL = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _GRAPH_HINT = re.compile(r"increase --gpu-memory-utilization to ([0-9.]+)")
+# FlashAttention 4 (CuTe), which vLLM picks for head sizes > 256 on Hopper, has no fp8 path
+# there: the server starts, then dies at the first request.
+_FP8_KERNEL = re.compile(r"FP8 is only supported on (SM\s*\d+)[^\n]*?for ([\w ]+?)\.?(?:\n|$)")
 _NO_CACHE = re.compile(r"No\s+available\s+memory\s+for\s+the\s+cache\s+blocks", re.IGNORECASE)
 _BAD_ARG = [
     re.compile(r"error: unrecognized arguments: .*"),
@@ -258,6 +262,16 @@ class VLLM(Engine):
                 "no GPU memory is left for the KV cache after loading the weights; raise "
                 f"gpu_memory_utilization{advice}, or free the GPU, or use a smaller "
                 "model/quantization",
+                evidence=line_of(log, match.start()),
+            )
+        match = _FP8_KERNEL.search(log)
+        if match:
+            arch, kernel = match.group(1), match.group(2).strip()
+            return Diagnosis(
+                KV_DTYPE_UNSUPPORTED,
+                f"the fp8 KV cache is not supported by the attention kernel vLLM chose ({kernel}: "
+                f"fp8 only on {arch}); set context.kv_cache_dtype: auto, or pick another "
+                "attention backend",
                 evidence=line_of(log, match.start()),
             )
         common = common_diagnosis(log)

@@ -91,6 +91,25 @@ sys.exit(r.status_code != 200)
 PY
 }
 
+standin() { # standin RECIPE CHECKS [smoke]: up → (one request) → check → bench --runs 3 → down
+    local recipe=$1 checks=$2 name url
+    name=$(basename "$recipe" .yaml)
+    sl up "$recipe" --timeout 400 || {
+        cp "$SERVELAB_HOME/state/logs/$name.log" "$WORK/failed-$name.log"; pack; return 1; }
+    url=$(url_of "$name")
+    if [ "${3:-}" = smoke ] && ! smoke "$url" > "$WORK/smoke-$name.txt" 2>&1; then
+        cat "$WORK/smoke-$name.txt"
+        cp "$SERVELAB_HOME/state/logs/$name.log" "$WORK/failed-$name.log"
+        sl down "$name"; pack; return 1
+    fi
+    sl check --endpoint "$url" --only "$checks" --json "$WORK/check-$name.json" --no-store
+    snap "$url" "$name-0"
+    sl bench "$recipe" --runs 3 --json "$WORK/bench-$name.json" || true
+    snap "$url" "$name-1"
+    sl down "$name"
+    pack
+}
+
 if [ "$part" = gemma ]; then
     export PYTHONPATH=/tmp/tf:/tmp/site22:$repo/src PATH=/tmp/site22/bin:$PATH
 fi
@@ -159,17 +178,8 @@ c)
     sl board --markdown | tee "$WORK/board.md"
     ;;
 gemma)
-    for name in standin-gemma4-26b-a4b-vision-mtp standin-gemma4-26b-a4b-dflash; do
-        sl up "$G/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
-            "$WORK/failed-$name.log"; continue; }
-        url=$(url_of "$name")
-        checks=tools; [ "$name" = standin-gemma4-26b-a4b-vision-mtp ] && checks=vision,tools
-        sl check --endpoint "$url" --only "$checks" --json "$WORK/check-$name.json" --no-store
-        snap "$url" "$name-0"
-        sl bench "$G/$name.yaml" --runs 3 --json "$WORK/bench-$name.json" || true
-        snap "$url" "$name-1"
-        sl down "$name"
-    done
+    standin "$G/standin-gemma4-26b-a4b-vision-mtp.yaml" vision,tools
+    standin "$G/standin-gemma4-26b-a4b-dflash.yaml" tools
     sl board --markdown | tee "$WORK/board-gemma.md"
     ;;
 setup22)
@@ -210,22 +220,7 @@ dflash)
     # The product recipe first; then bf16 KV; then bf16 KV with FlexAttention for the drafter.
     for r in "$G/standin-gemma4-26b-a4b-dflash.yaml" "$R/standin-gemma4-dflash-bf16kv.yaml" \
         "$R/standin-gemma4-dflash-flex.yaml"; do
-        name=$(basename "$r" .yaml)
-        sl up "$r" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
-            "$WORK/failed-$name.log"; pack; continue; }
-        url=$(url_of "$name")
-        if ! smoke "$url" > "$WORK/smoke-$name.txt" 2>&1; then
-            cat "$WORK/smoke-$name.txt"
-            cp "$SERVELAB_HOME/state/logs/$name.log" "$WORK/failed-$name.log"
-            sl down "$name"; pack; continue
-        fi
-        sl check --endpoint "$url" --only tools --json "$WORK/check-$name.json" --no-store
-        snap "$url" "$name-0"
-        sl bench "$r" --runs 3 --json "$WORK/bench-$name.json" || true
-        snap "$url" "$name-1"
-        sl down "$name"
-        pack
-        break
+        standin "$r" tools smoke && break
     done
     sl board --markdown | tee "$WORK/board-dflash.md"
     ;;
@@ -233,16 +228,8 @@ rest)
     shift
     names=${*:-standin-gemma4-26b-a4b-nospec standin-nemotron-elastic-30b-a3b-nvfp4}
     for name in $names; do
-        sl up "$G/$name.yaml" --timeout 400 || { cp "$SERVELAB_HOME/state/logs/$name.log" \
-            "$WORK/failed-$name.log"; pack; continue; }
-        url=$(url_of "$name")
         checks=tools; [ "$name" = standin-gemma4-26b-a4b-nospec ] && checks=vision,tools
-        sl check --endpoint "$url" --only "$checks" --json "$WORK/check-$name.json" --no-store
-        snap "$url" "$name-0"
-        sl bench "$G/$name.yaml" --runs 3 --json "$WORK/bench-$name.json" || true
-        snap "$url" "$name-1"
-        sl down "$name"
-        pack
+        standin "$G/$name.yaml" "$checks"
     done
     sl board --markdown | tee "$WORK/board-rest.md"
     ;;

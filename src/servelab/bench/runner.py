@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -51,8 +50,7 @@ class Target:
     recipe: dict[str, Any] | None = None
     recipe_hash: str | None = None
     k: int | None = None
-    gpus: int | None = None  # GPUs the server occupies; None: every visible one (or unknown)
-    cuda_visible: str | None = None  # CUDA_VISIBLE_DEVICES the server was started with
+    gpu: list[dict[str, Any]] | None = None  # the GPUs the server occupies; None: unknown
 
 
 def target_for_recipe(recipe: Recipe, endpoint) -> Target:
@@ -69,21 +67,17 @@ def target_for_recipe(recipe: Recipe, endpoint) -> Target:
         recipe=endpoint.recipe,
         recipe_hash=recipe.hash,
         k=spec.num_speculative_tokens if spec else None,
-        gpus=engine.gpus_used(recipe),
-        cuda_visible=recipe.env.get("CUDA_VISIBLE_DEVICES", os.getenv("CUDA_VISIBLE_DEVICES")),
+        gpu=engine.gpus_serving(recipe),
     )
 
 
 def _gpus(target: Target) -> list[dict[str, Any]]:
     """The GPUs behind the target: those the recipe's server occupies, else every one here."""
-    try:
-        from servelab.gpu import detect_gpus, visible_gpus
-    except ImportError:
-        return []
-    try:
-        return visible_gpus(detect_gpus(), target.cuda_visible, target.gpus)
-    except Exception:
-        return []
+    if target.gpu is not None:
+        return target.gpu
+    from servelab.gpu import detect_gpus
+
+    return detect_gpus()
 
 
 def provenance(target: Target, workload: Workload, options: BenchOptions) -> Provenance:

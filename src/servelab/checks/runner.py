@@ -17,7 +17,7 @@ from servelab.checks.tools import check_tools
 from servelab.checks.vision import check_vision
 from servelab.engines import detect_engine, get_engine
 from servelab.errors import BadInput, EngineFailed
-from servelab.gpu import detect_gpus, visible_gpus
+from servelab.gpu import detect_gpus
 from servelab.plan.facts import native_context as facts_native_context
 from servelab.recipe import Recipe
 from servelab.results import CheckResult
@@ -285,16 +285,6 @@ def store_report(report: CheckReport, url: str | None) -> str:
             endpoint=report.endpoint,
             engine=report.engine,
             engine_version=report.engine_version,
-            gpu=_gpus_serving(recipe),
+            gpu=get_engine(recipe.engine.name).gpus_serving(recipe) if recipe else detect_gpus(),
             host=socket.gethostname(),
         )
-
-
-def _gpus_serving(recipe: Recipe | None) -> list[dict[str, Any]]:
-    """The GPUs the recipe's server occupies; every GPU here for a bare endpoint."""
-    if recipe is None:
-        return detect_gpus()
-    cuda_visible = recipe.env.get("CUDA_VISIBLE_DEVICES", os.getenv("CUDA_VISIBLE_DEVICES"))
-    return visible_gpus(
-        detect_gpus(), cuda_visible, get_engine(recipe.engine.name).gpus_used(recipe)
-    )

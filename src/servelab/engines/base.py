@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from abc import ABC, abstractmethod
@@ -116,6 +117,13 @@ class Engine(ABC):
     def gpus_used(self, recipe: Recipe) -> int | None:
         """How many of the visible GPUs the server occupies (the first ones); None: all."""
         return self.gpus_required(recipe)
+
+    def gpus_serving(self, recipe: Recipe) -> list[dict[str, Any]]:
+        """The GPUs here that the recipe's server occupies (NVML; [] without a driver)."""
+        from servelab import gpu
+
+        cuda_visible = recipe.env.get("CUDA_VISIBLE_DEVICES", os.getenv("CUDA_VISIBLE_DEVICES"))
+        return gpu.visible_gpus(gpu.detect_gpus(), cuda_visible, self.gpus_used(recipe))
 
     @staticmethod
     def shell(argv: list[str]) -> str:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, text
 
-from servelab.results import (
+from servelab.records import (
     BenchResult,
     CheckResult,
     Cluster,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from servelab.report.board import board_markdown, board_rows
-from servelab.results import Regimes
+from servelab.records import Regimes
 from servelab.store import Store, load_reported
 from tests.conftest import run_cli
 from tests.store_samples import (

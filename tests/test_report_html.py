@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from servelab.report.html import render_html, write_html
-from servelab.results import (
+from servelab.records import (
     BenchResult,
     CheckResult,
     ConcurrencyLevel,

@@ -13,7 +13,7 @@ from servelab.bench.specmetrics import (
 from servelab.engines import get_engine
 from servelab.engines.base import SpecCounters
 from servelab.errors import RunFailed
-from servelab.results import RunRecord
+from servelab.records import RunRecord
 from tests.fakes.fault_server import FaultServer, SpecProfile
 
 DATA = __import__("pathlib").Path(__file__).parent / "data" / "metrics"

@@ -15,7 +15,7 @@ import pytest
 from servelab.recipe import load_recipe
 from tests.conftest import REPO, models_root, requires_llama
 
-sys.path.insert(0, str(REPO / "bench" / "standins"))
+sys.path.insert(0, str(REPO / "benchmarks" / "standins"))
 
 import gemma4  # noqa: E402
 import make_standins  # noqa: E402

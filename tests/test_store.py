@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from servelab.errors import BadInput, RunFailed
-from servelab.results import BenchResult, CheckResult, RunRecord
+from servelab.records import BenchResult, CheckResult, RunRecord
 from servelab.store import SCHEMA_VERSION, Store, load_reported, migrate, resolve_url
 from servelab.store.url import make_engine
 from tests.store_samples import fresh_pg_database, full_bench, full_run, passed

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from servelab.errors import BadInput
 from servelab.recipe import load_recipe
 from servelab.report.ratio import fieller
-from servelab.results import BenchResult, Provenance, RunRecord, SpecStats
+from servelab.records import BenchResult, Provenance, RunRecord, SpecStats
 from servelab.store import Store, migrate
 from servelab.store.url import make_engine, resolve_url
 from servelab.tune import analyse, build_plan, open_tune, parse_sweep

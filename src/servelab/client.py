@@ -1,6 +1,6 @@
 """Streaming OpenAI-compatible chat client (httpx) that times every SSE chunk cheaply.
 
-Definitions (DESIGN.md):
+Definitions (docs/design.md):
 - output tokens = the server's ``usage.completion_tokens`` (never the chunk count);
 - TTFT = request sent → first chunk with non-empty content or reasoning content;
 - decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token);
@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from servelab.errors import RunFailed
-from servelab.results import RunRecord
+from servelab.records import RunRecord
 from servelab.transport import StreamTransport
 
 CHAT_PATH = "/v1/chat/completions"

@@ -1,4 +1,4 @@
-"""Errors that the CLI turns into one line on stderr and an exit code (DESIGN.md)."""
+"""Errors that the CLI turns into one line on stderr and an exit code (docs/design.md)."""
 
 
 class ServelabError(Exception):

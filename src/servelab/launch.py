@@ -27,7 +27,7 @@ from servelab.engines.base import (
 )
 from servelab.errors import BadInput, EngineFailed
 from servelab.gpu import detect_gpus
-from servelab.models import ModelNotFound
+from servelab.model_files import ModelNotFound
 from servelab.paths import state_dir
 from servelab.procgroup import group_alive, stop_group
 from servelab.recipe import Recipe, load_recipe

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from servelab.results import Cluster, Regimes
+from servelab.records import Cluster, Regimes
 
 MIN_CLUSTER = 2
 GAP_SIGMAS = 3.0

@@ -17,7 +17,7 @@ from servelab.client import run_streams, stream_client, stream_run
 from servelab.engines import Engine, get_engine
 from servelab.engines.base import fixed_length_fields
 from servelab.recipe import Recipe
-from servelab.results import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
+from servelab.records import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
 from servelab.workloads import Workload, with_depth
 
 RunHook = Callable[[RunRecord], None]

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from servelab.engines.base import SpecCounters
 from servelab.errors import RunFailed
-from servelab.results import RunRecord, SpecStats
+from servelab.records import RunRecord, SpecStats
 
 NO_METRICS_STATUS = (404, 501)  # 501: llama-server started without --metrics
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from servelab.results import Summary
+from servelab.records import Summary
 
 
 def t_two_sided_mass(t: float, df: int) -> float:

@@ -1,6 +1,6 @@
 """Capability checks: vision, tools, agent loop, context recall, lossless speculation, ceiling.
 
-Each check returns a :class:`servelab.results.CheckResult` with the answers as evidence.
+Each check returns a :class:`servelab.records.CheckResult` with the answers as evidence.
 """
 
 from servelab.checks.runner import (

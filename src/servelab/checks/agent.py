@@ -17,7 +17,7 @@ from servelab.checks.tools import (
     parse_tool_call,
     reply_evidence,
 )
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 
 CURRENCY_AMOUNT = 250
 CURRENCY_QUESTION = (

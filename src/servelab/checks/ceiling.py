@@ -19,7 +19,7 @@ from servelab.engines.base import (
 )
 from servelab.errors import EngineFailed
 from servelab.recipe import Recipe
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 
 FLOOR = 256
 GRANULE = 256

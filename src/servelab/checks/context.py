@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from servelab.checks.chat import ChatClient
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 
 DEPTHS = (0.10, 0.50, 0.90)
 ANSWER_TOKENS = 64

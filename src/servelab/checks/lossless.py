@@ -12,7 +12,7 @@ from typing import Any
 
 from servelab.checks.chat import ChatClient
 from servelab.engines.base import Engine, fixed_length_fields
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 
 PROMPTS = (
     "Once upon a time",

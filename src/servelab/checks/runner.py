@@ -20,7 +20,7 @@ from servelab.errors import BadInput, EngineFailed
 from servelab.gpu import detect_gpus
 from servelab.plan.facts import native_context as facts_native_context
 from servelab.recipe import Recipe
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 
 CHECK_NAMES = ("vision", "tools", "agent", "context", "lossless", "ceiling")
 ENDPOINT_CHECKS = ("vision", "tools", "agent", "context")
@@ -59,7 +59,7 @@ class CheckReport:
         return all(check.passed for check in self.checks)
 
     def contract(self) -> dict[str, Any]:
-        """The `check --json` shape of DESIGN.md, plus where it ran."""
+        """The `check --json` shape of docs/design.md, plus where it ran."""
         return {
             "checks": [check.model_dump() for check in self.checks],
             "stack": self.stack,

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 
 from servelab.checks.chat import ChatClient, ChatReply
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 
 ANSWER_TOKENS = 512
 

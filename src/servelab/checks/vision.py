@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from servelab.checks.chat import ChatClient
-from servelab.results import CheckResult
+from servelab.records import CheckResult
 from servelab.workloads.images import COLOURS, image_part, solid_png
 
 QUESTION = "What color is this image? One word."

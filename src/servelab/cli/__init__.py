@@ -12,7 +12,7 @@ from servelab.cli import demo as _demo  # noqa: E402,F401
 from servelab.cli import engine as _engine  # noqa: E402,F401
 from servelab.cli import plan as _plan  # noqa: E402,F401
 from servelab.cli import recipes as _recipes  # noqa: E402,F401
-from servelab.cli import results as _results  # noqa: E402,F401
+from servelab.cli import board as _board  # noqa: E402,F401
 from servelab.cli import tune as _tune  # noqa: E402,F401
 from servelab.cli.app import app
 

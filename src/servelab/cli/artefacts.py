@@ -10,7 +10,7 @@ from servelab.cli.app import DB_HELP, app, console, db_url, guarded
 from servelab.errors import BadInput
 from servelab.export import FORMATS, render_export, write_export
 from servelab.recipe import load_recipe
-from servelab.results import BenchResult, CheckResult
+from servelab.records import BenchResult, CheckResult
 
 
 def _stored(db: str | None) -> tuple[list[BenchResult], dict[str, list[CheckResult]], list[dict]]:

@@ -25,7 +25,7 @@ from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import Endpoint, launch, running
 from servelab.recipe import load_recipe
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 from servelab.workloads import get_workload
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from servelab import models
+from servelab import model_files
 from servelab.engines.base import (
     ENGINE_EXITED,
     INVALID_ARGUMENT,
@@ -70,8 +70,8 @@ class VLLM(Engine):
 
     def _model(self, recipe: Recipe, resolve_models: bool) -> str:
         if resolve_models:
-            return models.resolve(recipe.model, needs_file=False)
-        return models.describe(recipe.model)
+            return model_files.resolve(recipe.model, needs_file=False)
+        return model_files.describe(recipe.model)
 
     def speculative_config(self, recipe: Recipe, resolve_models: bool = True) -> dict[str, Any]:
         spec = recipe.speculative
@@ -79,9 +79,9 @@ class VLLM(Engine):
         config: dict[str, Any] = {}
         if spec.model is not None:
             config["model"] = (
-                models.resolve(spec.model, needs_file=False)
+                model_files.resolve(spec.model, needs_file=False)
                 if resolve_models
-                else models.describe(spec.model)
+                else model_files.describe(spec.model)
             )
         config["method"] = _METHODS.get(spec.method, spec.method)
         if spec.num_speculative_tokens is not None:
@@ -192,7 +192,7 @@ class VLLM(Engine):
         args += [
             image,
             "--model",
-            models.describe(recipe.model),
+            model_files.describe(recipe.model),
             "--host",
             "0.0.0.0",
             "--port",

@@ -34,7 +34,7 @@ def _gemma4_26b_a4b() -> ModelFacts:
         dtype="bf16",
         source="bundled facts (Gemma 4 26B-A4B)",
         sources={
-            "layers": "DESIGN.md; matches vLLM's KV estimate in the post",
+            "layers": "docs/design.md; matches vLLM's KV estimate in the post",
             "native_context": "the post (128K native)",
             "active_params": "the post (3.8B active)",
             "total_params": "published variant table (the post says 26B)",

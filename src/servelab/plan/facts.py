@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from servelab import models
+from servelab import model_files
 from servelab.errors import BadInput, ServelabError
 from servelab.recipe import ModelRef, Recipe
 
@@ -99,7 +99,7 @@ def facts_for_ref(ref: ModelRef) -> ModelFacts:
     """Facts for one model reference (see `model_facts`)."""
     from servelab.plan import bundled, readers
 
-    local = models.local_path(ref)
+    local = model_files.local_path(ref)
     if local is not None:
         return readers.read_local(local)
     found = bundled.lookup(ref)
@@ -108,7 +108,7 @@ def facts_for_ref(ref: ModelRef) -> ModelFacts:
     name = f"{ref.id}/{ref.file}" if ref.file else ref.id
     if ref.file or not _looks_like_hub_id(ref.id):
         raise BadInput(
-            f"model {name}: no local file (SERVELAB_MODELS={models.models_dir()}) and no bundled "
+            f"model {name}: no local file (SERVELAB_MODELS={model_files.models_dir()}) and no bundled "
             "facts; give a path to a config.json folder or a .gguf file in model.id"
         )
     return readers.read_hub(ref)

@@ -1,6 +1,6 @@
 """KV-cache arithmetic as the engine allocates it: per-layer pages, the sum, the largest fit.
 
-vLLM (DESIGN.md): ``page = 2 · block · kv_heads · head_dim · dtype_bytes``; a full-attention
+vLLM (docs/design.md): ``page = 2 · block · kv_heads · head_dim · dtype_bytes``; a full-attention
 layer holds ``ceil(L / block)`` pages, a sliding one
 ``ceil(min(window − 1 + max_num_batched_tokens, L) / block) + 1``; needed = Σ layers; the
 estimated maximum length is a binary search on L. The token counts per layer come from the

@@ -20,7 +20,7 @@ from servelab.report.format import (
     percent,
 )
 from servelab.report.headline import headline
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 from servelab.store import Store
 
 FORMULA = (

@@ -25,7 +25,7 @@ from servelab.report.format import (
 )
 from servelab.report.headline import Headline, headline, measured_values
 from servelab.report.ratio import RatioInterval, fieller, fieller_from_stats
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 from servelab.store import Store
 
 METHOD = "95 % CI of mean_B/mean_A − 1 by Fieller's theorem (t with Welch–Satterthwaite df)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 
 PASSED, FAILED = "✓", "✗"
 

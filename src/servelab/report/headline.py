@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 
 
 @dataclass(frozen=True)

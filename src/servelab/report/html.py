@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from servelab import __version__
 from servelab.report import plots
-from servelab.results import BenchResult, CheckResult
+from servelab.records import BenchResult, CheckResult
 
 EVIDENCE_LIMIT = 4000  # characters of one evidence value shown before it is cut
 

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from servelab.results import ConcurrencyLevel, RunRecord, SpecStats  # noqa: E402
+from servelab.records import ConcurrencyLevel, RunRecord, SpecStats  # noqa: E402
 
 MEASURED = "#3465a4"
 COLD = "#babdb6"

@@ -13,7 +13,7 @@ from servelab.errors import RunFailed
 from servelab.report.board import latest_benches
 from servelab.report.format import context_text, engine_text, gpu_text
 from servelab.report.headline import headline, ranking_tps
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 from servelab.store import Store, StoredCheck
 
 

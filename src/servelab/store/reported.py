@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from servelab import __version__
 from servelab.errors import BadInput
-from servelab.results import (
+from servelab.records import (
     BenchResult,
     CheckResult,
     Provenance,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from servelab import __version__
 from servelab.errors import BadInput, RunFailed
-from servelab.results import (
+from servelab.records import (
     BenchResult,
     CheckResult,
     ConcurrencyLevel,

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import Connection, Row, select
 
 from servelab.errors import BadInput
-from servelab.results import TuneAttempt, TuneRecord
+from servelab.records import TuneAttempt, TuneRecord
 from servelab.store.tables import benches as benches_t
 from servelab.store.tables import tune_attempts as attempts_t
 from servelab.store.tables import tunes as tunes_t

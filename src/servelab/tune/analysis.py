@@ -19,7 +19,7 @@ from typing import Any
 
 from servelab.bench.stats import summarize
 from servelab.report.ratio import RatioInterval, fieller
-from servelab.results import BenchResult
+from servelab.records import BenchResult
 from servelab.tune.sweep import BASELINE_END, BASELINE_START, TunePlan
 
 SPEEDUP_METHOD = (
@@ -160,7 +160,7 @@ def analyse(
     *,
     objective: str = "decode_tps",
 ) -> dict[str, Any]:
-    """The tune's report (DESIGN.md contract: baseline, variants, best; plus drift and method).
+    """The tune's report (docs/design.md contract: baseline, variants, best; plus drift and method).
 
     ``benches``: the complete bench of each finished slot; ``errors``: the last error of each
     slot that did not finish.

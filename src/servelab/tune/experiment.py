@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from servelab.errors import BadInput, RunFailed
-from servelab.results import BenchResult, TuneRecord
+from servelab.records import BenchResult, TuneRecord
 from servelab.store.store import new_id
 from servelab.tune.analysis import analyse
 from servelab.tune.executors import Executor, OnDone

@@ -1,6 +1,6 @@
-"""Tabulate a GPU run of bench/gpu/run_vllm.sh: servelab vs `vllm bench serve` vs counters.
+"""Tabulate a GPU run of benchmarks/gpu/run_vllm.sh: servelab vs `vllm bench serve` vs counters.
 
-Usage: python bench/gpu/analyse.py RESULTS_DIR  (prints a markdown table)
+Usage: python benchmarks/gpu/analyse.py RESULTS_DIR  (prints a markdown table)
 
 For each stack, three opinions of decode t/s:
 - servelab: mean over the non-cold runs, (output_tokens − 1) / (t_last_chunk − t_first_token);

@@ -7,7 +7,7 @@ Capacity: 1, 100 and 1,000 concurrent streams over ``run_concurrent`` (one proce
 aggregate t/s = Σ usage.completion_tokens / (last chunk received − first request sent), and
 whether every request's decode t/s stays within 1 % of its truth.
 
-    python bench/client_bench.py [--quick] [--processes P] [--server-cpu N] [--json FILE]
+    python benchmarks/client_bench.py [--quick] [--processes P] [--server-cpu N] [--json FILE]
 """
 
 from __future__ import annotations

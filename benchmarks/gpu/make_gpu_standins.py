@@ -7,7 +7,7 @@ both with stories260k's 512-token vocabulary and tokenizer, so every server spea
 tokens. Random weights give real speed, not meaningful text; the 1B model as its own draft
 accepts ~100 % at temperature 0, the random draft ~0 %.
 
-Usage: python3 make_standins.py SRC_STORIES260K_HF DST
+Usage: python3 make_gpu_standins.py SRC_STORIES260K_HF DST
 """
 
 from __future__ import annotations

@@ -2,23 +2,23 @@
 # servelab end to end on a real vLLM (GPU host, offline), beside `vllm bench serve` and the
 # server's own counters. Run from the repository root, in parts that each fit a 10-minute call:
 #
-#   bench/gpu/run_vllm.sh setup   STAGE   # install vLLM (STAGE holds install.sh + wheels),
+#   benchmarks/gpu/run_vllm.sh setup   STAGE   # install vLLM (STAGE holds install.sh + wheels),
 #                                         # servelab's deps (STAGE/slw), the stand-in models
-#   bench/gpu/run_vllm.sh a               # stories260k; 1B no-spec; 1B + itself as draft
-#   bench/gpu/run_vllm.sh b               # 1B + random draft; 1B + n-gram
-#   bench/gpu/run_vllm.sh c               # too-long context: diagnosed, then --fit-context
-#   bench/gpu/run_vllm.sh gemma           # issue 11: the post's Gemma 4 stacks as stand-ins on
+#   benchmarks/gpu/run_vllm.sh a               # stories260k; 1B no-spec; 1B + itself as draft
+#   benchmarks/gpu/run_vllm.sh b               # 1B + random draft; 1B + n-gram
+#   benchmarks/gpu/run_vllm.sh c               # too-long context: diagnosed, then --fit-context
+#   benchmarks/gpu/run_vllm.sh gemma           # issue 11: the post's Gemma 4 stacks as stand-ins on
 #                                         # vLLM 0.22 (STAGE22 bundle in /tmp/site22, and
-#                                         # transformers 5.14 in /tmp/tf: see bench/standins)
+#                                         # transformers 5.14 in /tmp/tf: see benchmarks/standins)
 #
 # vLLM 0.22.0 alone (second session, a 2-GPU host):
-#   bench/gpu/run_vllm.sh setup22 STAGE22 MODELS  # one flat folder of wheels (the 0.22 bundle with
+#   benchmarks/gpu/run_vllm.sh setup22 STAGE22 MODELS  # one flat folder of wheels (the 0.22 bundle with
 #                                         # mistral_common 1.11.5, transformers 5.14.1, cutlass-dsl
 #                                         # 4.5.2 [cu13], quack-kernels 0.5.0, servelab's missing
 #                                         # deps) + MODELS (stories260k/hf, standins/)
-#   bench/gpu/run_vllm.sh tp              # issue 10: 1B stand-in at tensor 2, then tensor 1
-#   bench/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
-#   bench/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
+#   benchmarks/gpu/run_vllm.sh tp              # issue 10: 1B stand-in at tensor 2, then tensor 1
+#   benchmarks/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
+#   benchmarks/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
 #
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
@@ -32,7 +32,7 @@ export PYTHONPATH=/tmp/site:$repo/src PATH=/tmp/site/bin:$PATH
 export HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 NCCL_NVLS_ENABLE=0
 export SERVELAB_MODELS=/tmp/models SERVELAB_HOME=$WORK/home SERVELAB_DB=$WORK/results.db
 export PYTHONUNBUFFERED=1
-R=$repo/bench/gpu/recipes
+R=$repo/benchmarks/gpu/recipes
 sl() { echo "+ servelab $*" >&2; python3 -m servelab "$@"; }
 
 snap() { # snap URL NAME: save the server's /metrics text
@@ -128,7 +128,7 @@ setup)
     python3 -m pip install -q --no-index --find-links "$stage/slw" \
         $(python3 -c "import tomllib; print(' '.join(repr(d) for d in tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" | tr -d "'") \
         2>&1 | tail -3
-    python3 bench/gpu/make_standins.py "$stage/models/stories260k/hf" /tmp/models
+    python3 benchmarks/gpu/make_gpu_standins.py "$stage/models/stories260k/hf" /tmp/models
     if [ -n "${3:-}" ]; then  # vLLM 0.22 beside 0.20.2, and the Gemma 4 stand-ins
         stage22=$3
         for first in "$stage22"/vllm-*.whl.part-aa; do
@@ -192,7 +192,7 @@ setup22)
     done
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site22 \
         "$stage22"/*.whl 2>&1 | tail -3
-    python3 bench/gpu/make_standins.py "$models/stories260k/hf" /tmp/models
+    python3 benchmarks/gpu/make_gpu_standins.py "$models/stories260k/hf" /tmp/models
     cp -r "$models"/standins/* /tmp/models/standins/
     python3 -c "import vllm, transformers, mistral_common; print('vllm', vllm.__version__, \
 'transformers', transformers.__version__, 'mistral_common', mistral_common.__version__)" \

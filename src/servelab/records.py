@@ -1,6 +1,6 @@
 """The neutral records every stage passes along: runs, summaries, spec telemetry, checks.
 
-Field names follow the JSON contract in DESIGN.md; bench, store, report and tune share them.
+Field names follow the JSON contract in docs/design.md; bench, store, report and tune share them.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class BenchResult(_Record):
     source: str | None = Field(None, description="Where a reported result was published.")
 
     def contract(self) -> dict[str, Any]:
-        """The `bench --json` shape of DESIGN.md (plus provenance)."""
+        """The `bench --json` shape of docs/design.md (plus provenance)."""
         runs = [
             {
                 key: getattr(run, key)

@@ -1,4 +1,4 @@
-"""``python bench/truthserver [--port N] [--rate R] …``"""
+"""``python benchmarks/truthserver [--port N] [--rate R] …``"""
 
 import os
 import sys

@@ -1,0 +1,1 @@
+"""The bench: fixed-length runs, statistics, speculative telemetry and regimes."""

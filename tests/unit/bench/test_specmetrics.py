@@ -16,7 +16,7 @@ from servelab.errors import RunFailed
 from servelab.records import RunRecord
 from tests.fakes.fault_server import FaultServer, SpecProfile
 
-DATA = __import__("pathlib").Path(__file__).parent / "data" / "metrics"
+DATA = __import__("pathlib").Path(__file__).resolve().parents[2] / "data" / "metrics"
 
 
 def counters(engine: str, name: str) -> SpecCounters:

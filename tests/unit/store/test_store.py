@@ -16,7 +16,7 @@ from servelab.store import SCHEMA_VERSION, Store, load_reported, migrate, resolv
 from servelab.store.url import make_engine
 from tests.store_samples import fresh_pg_database, full_bench, full_run, passed
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -18,7 +18,7 @@ from servelab.recipe import load_recipe
 
 from .conftest import pid_alive, requires_llama, run_cli
 
-FAKES = Path(__file__).resolve().parent / "fakes"
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
 
 def _wait_gone(pids: list[int], seconds: float = 20) -> bool:

@@ -16,7 +16,7 @@ from servelab.tune.ray_executor import task_resources, unplaceable, worker_env
 from .conftest import run_cli
 
 launch = importlib.import_module("servelab.launch")  # the package exports the function
-TP2 = Path(__file__).resolve().parent / "data" / "recipes" / "tp2-vllm.yaml"
+TP2 = Path(__file__).resolve().parents[2] / "data" / "recipes" / "tp2-vllm.yaml"
 
 
 def _needed(recipe) -> int:

@@ -24,7 +24,7 @@ from servelab.export import export_files, render_export
 from servelab.recipe import load_recipe, recipe_from_text
 from tests.conftest import run_cli
 
-DATA = Path(__file__).parent / "data" / "recipes"
+DATA = Path(__file__).resolve().parents[1] / "data" / "recipes"
 TP2 = DATA / "tp2-vllm.yaml"
 PP2 = DATA / "pp2-vllm.yaml"
 GEMMA = "gemma4-26b-a4b-vision-mtp"

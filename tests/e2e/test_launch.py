@@ -16,7 +16,7 @@ from servelab.launch import launch, log_path_for
 from servelab.procgroup import group_alive
 from servelab.recipe import load_recipe
 
-from .conftest import pid_alive, requires_llama, run_cli
+from tests.conftest import pid_alive, requires_llama, run_cli
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 

@@ -23,7 +23,7 @@ import pytest
 from servelab.launch import free_port
 from servelab.store import Store
 
-from .conftest import models_root, requires_llama, run_cli
+from tests.conftest import models_root, requires_llama, run_cli
 from .fakes.tune_engine import launches, write_recipe
 
 pytest.importorskip("ray")

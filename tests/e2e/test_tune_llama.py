@@ -8,7 +8,7 @@ import pytest
 
 from servelab.store import Store
 
-from .conftest import requires_llama, run_cli
+from tests.conftest import requires_llama, run_cli
 
 
 @requires_llama

@@ -17,7 +17,7 @@ from servelab.engines.base import (
     PORT_IN_USE,
 )
 
-from .conftest import DATA
+from tests.conftest import DATA
 
 LOGS = DATA / "logs"
 

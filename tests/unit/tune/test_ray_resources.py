@@ -13,7 +13,7 @@ from servelab.gpu import detect_gpus
 from servelab.recipe import load_recipe
 from servelab.tune.ray_executor import task_resources, unplaceable, worker_env
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 launch = importlib.import_module("servelab.launch")  # the package exports the function
 TP2 = Path(__file__).resolve().parents[2] / "data" / "recipes" / "tp2-vllm.yaml"

@@ -16,7 +16,7 @@ from servelab.store.url import make_engine, resolve_url
 from servelab.tune import analyse, build_plan, open_tune, parse_sweep
 from servelab.tune.sweep import TuneSettings
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 SETTINGS = TuneSettings(runs=4, tokens=100, workload="story")
 SWEEP = "speculative.num_speculative_tokens"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from servelab.report.board import board_markdown, board_rows
 from servelab.records import Regimes
+from servelab.report.board import board_markdown, board_rows
 from servelab.store import Store, load_reported
 from tests.conftest import run_cli
 from tests.store_samples import (

@@ -15,7 +15,6 @@ import pytest
 from servelab.launch import launch, log_path_for
 from servelab.procgroup import group_alive
 from servelab.recipe import load_recipe
-
 from tests.conftest import pid_alive, requires_llama, run_cli
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"

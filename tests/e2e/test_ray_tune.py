@@ -22,8 +22,8 @@ import pytest
 
 from servelab.launch import free_port
 from servelab.store import Store
-
 from tests.conftest import models_root, requires_llama, run_cli
+
 from .fakes.tune_engine import launches, write_recipe
 
 pytest.importorskip("ray")

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from servelab.store import Store
-from tests.conftest import pid_alive
+from tests.conftest import pid_alive, run_cli
 
-from tests.conftest import run_cli
 from .fakes.tune_engine import launches, write_recipe
 
 # Student t, 0.975 quantile, df 1…10 (printed tables).

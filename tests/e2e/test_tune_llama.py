@@ -7,7 +7,6 @@ import json
 import pytest
 
 from servelab.store import Store
-
 from tests.conftest import requires_llama, run_cli
 
 

@@ -7,12 +7,12 @@ import sys
 # Each module registers its commands on `app` when imported.
 from servelab.cli import artefacts as _artefacts  # noqa: E402,F401
 from servelab.cli import bench as _bench  # noqa: E402,F401
+from servelab.cli import board as _board  # noqa: E402,F401
 from servelab.cli import check as _check  # noqa: E402,F401
 from servelab.cli import demo as _demo  # noqa: E402,F401
 from servelab.cli import engine as _engine  # noqa: E402,F401
 from servelab.cli import plan as _plan  # noqa: E402,F401
 from servelab.cli import recipes as _recipes  # noqa: E402,F401
-from servelab.cli import board as _board  # noqa: E402,F401
 from servelab.cli import tune as _tune  # noqa: E402,F401
 from servelab.cli.app import app
 

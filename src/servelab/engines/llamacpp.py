@@ -76,7 +76,11 @@ class LlamaCpp(Engine):
         def path(ref) -> str:
             if models_root is not None and not ref.id.startswith("/"):
                 return "/".join(part for part in (models_root, ref.id, ref.file) if part)
-            return model_files.resolve(ref, needs_file=True) if resolve_models else model_files.describe(ref)
+            return (
+                model_files.resolve(ref, needs_file=True)
+                if resolve_models
+                else model_files.describe(ref)
+            )
 
         rt, ctx, feat = recipe.runtime, recipe.context, recipe.features
         slots = rt.parallel_slots or recipe.limits.max_num_seqs

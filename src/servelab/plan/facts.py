@@ -108,8 +108,8 @@ def facts_for_ref(ref: ModelRef) -> ModelFacts:
     name = f"{ref.id}/{ref.file}" if ref.file else ref.id
     if ref.file or not _looks_like_hub_id(ref.id):
         raise BadInput(
-            f"model {name}: no local file (SERVELAB_MODELS={model_files.models_dir()}) and no bundled "
-            "facts; give a path to a config.json folder or a .gguf file in model.id"
+            f"model {name}: no local file (SERVELAB_MODELS={model_files.models_dir()}) and no "
+            "bundled facts; give a path to a config.json folder or a .gguf file in model.id"
         )
     return readers.read_hub(ref)
 

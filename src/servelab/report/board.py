@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from servelab.records import BenchResult
 from servelab.report.format import (
     context_text,
     engine_text,
@@ -20,7 +21,6 @@ from servelab.report.format import (
     percent,
 )
 from servelab.report.headline import headline
-from servelab.records import BenchResult
 from servelab.store import Store
 
 FORMULA = (

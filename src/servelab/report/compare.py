@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from servelab.errors import BadInput
 from servelab.recipe import load_recipe
+from servelab.records import BenchResult
 from servelab.report.board import latest_benches
 from servelab.report.format import (
     context_text,
@@ -25,7 +26,6 @@ from servelab.report.format import (
 )
 from servelab.report.headline import Headline, headline, measured_values
 from servelab.report.ratio import RatioInterval, fieller, fieller_from_stats
-from servelab.records import BenchResult
 from servelab.store import Store
 
 METHOD = "95 % CI of mean_B/mean_A − 1 by Fieller's theorem (t with Welch–Satterthwaite df)"

@@ -15,8 +15,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from servelab import __version__
-from servelab.report import plots
 from servelab.records import BenchResult, CheckResult
+from servelab.report import plots
 
 EVIDENCE_LIMIT = 4000  # characters of one evidence value shown before it is cut
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from servelab.errors import RunFailed
+from servelab.records import BenchResult
 from servelab.report.board import latest_benches
 from servelab.report.format import context_text, engine_text, gpu_text
 from servelab.report.headline import headline, ranking_tps
-from servelab.records import BenchResult
 from servelab.store import Store, StoredCheck
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from servelab.bench.stats import summarize
-from servelab.report.ratio import RatioInterval, fieller
 from servelab.records import BenchResult
+from servelab.report.ratio import RatioInterval, fieller
 from servelab.tune.sweep import BASELINE_END, BASELINE_START, TunePlan
 
 SPEEDUP_METHOD = (

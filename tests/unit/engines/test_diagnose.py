@@ -16,7 +16,6 @@ from servelab.engines.base import (
     NO_CACHE_MEMORY,
     PORT_IN_USE,
 )
-
 from tests.conftest import DATA
 
 LOGS = DATA / "logs"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from servelab.errors import RunFailed
-from servelab.report.recommend import evidence_text, recommend
 from servelab.records import Cluster, Regimes
+from servelab.report.recommend import evidence_text, recommend
 from servelab.store import Store, load_reported
 from tests.conftest import run_cli
 from tests.store_samples import BASELINE_SERIES, POST_TABLE_1, full_bench, passed

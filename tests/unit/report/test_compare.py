@@ -8,9 +8,9 @@ import statistics
 import pytest
 
 from servelab.errors import BadInput
+from servelab.records import Regimes
 from servelab.report.compare import compare, compare_markdown, parse_side
 from servelab.report.ratio import fieller, fieller_from_stats
-from servelab.records import Regimes
 from servelab.store import Store, load_reported
 from tests.conftest import run_cli
 from tests.store_samples import (

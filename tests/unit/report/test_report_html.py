@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from servelab.report.html import render_html, write_html
 from servelab.records import (
     BenchResult,
     CheckResult,
@@ -19,6 +18,7 @@ from servelab.records import (
     SpecStats,
     Summary,
 )
+from servelab.report.html import render_html, write_html
 
 INJECTED = "<script>window.__pwned=1</script>"
 # The post's second table: a cold 212.41 first, then nine warm runs (mean 250.803).

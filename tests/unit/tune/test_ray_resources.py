@@ -12,7 +12,6 @@ from servelab.errors import EngineFailed
 from servelab.gpu import detect_gpus
 from servelab.recipe import load_recipe
 from servelab.tune.ray_executor import task_resources, unplaceable, worker_env
-
 from tests.conftest import run_cli
 
 launch = importlib.import_module("servelab.launch")  # the package exports the function

@@ -9,13 +9,12 @@ from sqlalchemy import text
 
 from servelab.errors import BadInput
 from servelab.recipe import load_recipe
-from servelab.report.ratio import fieller
 from servelab.records import BenchResult, Provenance, RunRecord, SpecStats
+from servelab.report.ratio import fieller
 from servelab.store import Store, migrate
 from servelab.store.url import make_engine, resolve_url
 from servelab.tune import analyse, build_plan, open_tune, parse_sweep
 from servelab.tune.sweep import TuneSettings
-
 from tests.conftest import run_cli
 
 SETTINGS = TuneSettings(runs=4, tokens=100, workload="story")

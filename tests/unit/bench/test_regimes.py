@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servelab.bench.regimes import detect_regimes
-from tests.test_stats import FIRST_TABLE, SECOND_TABLE_WARM
+from tests.unit.bench.test_stats import FIRST_TABLE, SECOND_TABLE_WARM
 
 FIVE_FAST_FOUR_SLOW = [221.4, 218.9, 222.7, 219.5, 220.3, 61.2, 58.7, 60.9, 59.4]
 

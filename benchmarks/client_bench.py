@@ -1,11 +1,11 @@
 """Benchmark servelab's own streaming client against the truth server.
 
 Fidelity: single stream at 250 and 2,000 t/s; error of the client's decode t/s against the
-server's truth, where both use decode t/s = (tokens − 1) / (t_last_chunk − t_first_chunk)
-(client: receive times; server: write times).
-Capacity: 1, 100 and 1,000 concurrent streams over ``run_concurrent`` (one process per core);
-aggregate t/s = Σ usage.completion_tokens / (last chunk received − first request sent), and
-whether every request's decode t/s stays within 1 % of its truth.
+server's truth, both by ``servelab.metrics.DECODE_TPS`` (client: receive times; server: write
+times).
+Capacity: 1, 100 and 1,000 concurrent streams over ``run_concurrent`` — the code path the bench's
+concurrency levels run; aggregate t/s by ``servelab.metrics.AGGREGATE_TPS``, and whether every
+request's decode t/s stays within 1 % of its truth.
 
     python benchmarks/client_bench.py [--quick] [--processes P] [--server-cpu N] [--json FILE]
 """
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from servelab import metrics
 from servelab.client import run_concurrent, stream_client, stream_run
 
 HERE = Path(__file__).resolve().parent
@@ -101,16 +102,13 @@ def compare(runs, report: dict) -> tuple[list[float], int]:
         if not run.ok or run.response_id not in report["requests"]:
             continue
         true_tps = report["requests"][run.response_id]["decode_tps"]
-        errors.append((run.decode_tps - true_tps) / true_tps)
+        errors.append(metrics.relative_error(run.decode_tps, true_tps))
     return errors, sum(run.ok for run in runs)
 
 
 def row(scenario, streams, rate, tokens, per_chunk, runs, report, server_cpu, client_cpu) -> Row:
     errors, ok = compare(runs, report)
     total = sum(run.output_tokens or 0 for run in runs if run.ok)
-    begin = min(run.started_at for run in runs)
-    end = max(run.started_at + (run.duration_s or 0) for run in runs)
-    wall = end - begin
     return Row(
         scenario=scenario,
         streams=streams,
@@ -119,7 +117,7 @@ def row(scenario, streams, rate, tokens, per_chunk, runs, report, server_cpu, cl
         per_chunk=per_chunk,
         requests=len(runs),
         ok=ok,
-        aggregate_tps=total / wall if wall > 0 else 0.0,
+        aggregate_tps=metrics.aggregate_tps(runs) or 0.0,
         offered_tps=streams * rate,
         max_error_pct=100 * max((abs(e) for e in errors), default=float("nan")),
         mean_error_pct=100 * sum(errors) / len(errors) if errors else float("nan"),

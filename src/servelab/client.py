@@ -1,10 +1,7 @@
 """Streaming OpenAI-compatible chat client (httpx) that times every SSE chunk cheaply.
 
-Definitions (docs/design.md):
-- output tokens = the server's ``usage.completion_tokens`` (never the chunk count);
-- TTFT = request sent → first chunk with non-empty content or reasoning content;
-- decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token);
-- e2e t/s = output_tokens / (t_last_chunk − t_request_sent).
+The figures (output tokens, TTFT, decode and end-to-end t/s) are defined and computed in
+``servelab.metrics``; this module only takes the timestamps they need.
 
 Chunks are timestamped per network read and classified by byte tests; only chunks that may
 carry usage, timings or an error are JSON-parsed. Every failure becomes a failed RunRecord with
@@ -25,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from servelab import metrics
 from servelab.errors import RunFailed
 from servelab.records import RunRecord
 from servelab.transport import StreamTransport
@@ -180,11 +178,13 @@ def _record(
     spec_readers: list[SpecReader],
 ) -> RunRecord:
     """Turn a finished stream into a RunRecord (the definitions in the module docstring)."""
-    common: dict[str, Any] = {"chunks": state.chunks, "response_id": state.response_id}
+    common: dict[str, Any] = {
+        "chunks": state.chunks,
+        "response_id": state.response_id,
+        "ttft_s": metrics.ttft(t_sent, state.t_first),
+    }
     if state.t_last is not None:
         common["duration_s"] = state.t_last - t_sent
-    if state.t_first is not None:
-        common["ttft_s"] = state.t_first - t_sent
     if state.error:
         return _failed(state.error, started_at, **common)
     if state.usage is None:
@@ -210,15 +210,8 @@ def _record(
         engine_timings=state.timings,
         **common,
     )
-    if (
-        tokens > 1
-        and state.t_first is not None
-        and state.t_last is not None
-        and state.t_last > state.t_first
-    ):
-        record.decode_tps = (tokens - 1) / (state.t_last - state.t_first)
-    if state.t_last is not None and state.t_last > t_sent:
-        record.e2e_tps = tokens / (state.t_last - t_sent)
+    record.decode_tps = metrics.decode_tps(tokens, state.t_first, state.t_last)
+    record.e2e_tps = metrics.e2e_tps(tokens, t_sent, state.t_last)
     for read_spec in spec_readers:
         spec = read_spec(state.final)
         if spec is not None:
@@ -330,6 +323,14 @@ def _worker(
         results.put([_failed(reason, time.time()).model_dump()] * streams)
 
 
+STREAMS_PER_PROCESS = 64  # one event loop keeps up with this many streams (benchmarks/RESULTS.md)
+
+
+def default_processes(streams: int) -> int:
+    """Client processes for ``streams``: one per ``STREAMS_PER_PROCESS``, at most one per core."""
+    return max(1, min(os.cpu_count() or 1, -(-streams // STREAMS_PER_PROCESS)))
+
+
 def split_streams(streams: int, processes: int) -> list[int]:
     """Near-equal shares of ``streams`` over ``processes`` (no empty share)."""
     processes = max(1, min(processes, streams))
@@ -346,14 +347,14 @@ def run_concurrent(
     timeout_s: float = 600.0,
     api_key: str | None = None,
 ) -> list[RunRecord]:
-    """``streams`` concurrent runs spread over one process per core (each its own event loop).
-
-    Processes start their streams together (a barrier); records are merged in process order,
-    each with ``concurrency = streams`` and ``index`` 1…streams.
+    """``streams`` concurrent runs: the bench's concurrency levels and the client benchmark both
+    run this. One process (its own event loop) per share of streams, ``default_processes`` unless
+    given; processes start their streams together (a barrier); records are merged in process
+    order, each with ``concurrency = streams`` and ``index`` 1…streams.
     """
     if streams < 1:
         raise ValueError("streams must be ≥ 1")
-    shares = split_streams(streams, processes or os.cpu_count() or 1)
+    shares = split_streams(streams, processes or default_processes(streams))
     if len(shares) == 1:
         runs = asyncio.run(
             run_streams(base_url, payload, streams, timeout_s=timeout_s, api_key=api_key)

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from servelab import metrics
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,11 +25,9 @@ class RunRecord(_Record):
     error: str | None = Field(None, description="Why the run failed or was short.")
     output_tokens: int | None = Field(None, description="Server usage.completion_tokens.")
     prompt_tokens: int | None = Field(None, description="Server usage.prompt_tokens.")
-    ttft_s: float | None = Field(None, description="Request sent → first non-empty content.")
-    decode_tps: float | None = Field(
-        None, description="(output_tokens − 1) / (t_last_chunk − t_first_token)."
-    )
-    e2e_tps: float | None = Field(None, description="output_tokens / (t_last − t_sent).")
+    ttft_s: float | None = Field(None, description=metrics.TTFT.text)
+    decode_tps: float | None = Field(None, description=metrics.DECODE_TPS.text)
+    e2e_tps: float | None = Field(None, description=metrics.E2E_TPS.text)
     chunks: int = Field(0, description="SSE chunks carrying content (not tokens).")
     duration_s: float | None = Field(None, description="t_last_chunk − t_request_sent.")
     started_at: float | None = Field(None, description="Unix time the request was sent.")
@@ -58,11 +58,15 @@ class SpecStats(_Record):
     drafts: float | None = None
     drafted: float | None = None
     accepted: float | None = None
-    acceptance_rate: float | None = Field(None, description="Δaccepted / Δdrafted.")
-    mean_acceptance_length: float | None = Field(None, description="1 + Δaccepted / Δdrafts.")
-    per_position: list[float] = Field(default_factory=list, description="Δaccepted[i]/Δdrafts.")
+    acceptance_rate: float | None = Field(None, description=metrics.ACCEPTANCE_RATE.text)
+    mean_acceptance_length: float | None = Field(
+        None, description=metrics.MEAN_ACCEPTANCE_LENGTH.text
+    )
+    per_position: list[float] = Field(default_factory=list, description=metrics.PER_POSITION.text)
     k: int | None = Field(None, description="num_speculative_tokens.")
-    estimated_tokens_per_step: float | None = Field(None, description="1 + α·k (the post's).")
+    estimated_tokens_per_step: float | None = Field(
+        None, description=metrics.TOKENS_PER_STEP_ESTIMATE.text
+    )
     source: str | None = Field(None, description="metrics or timings.")
     timings_drafted: int | None = Field(None, description="Σ per-response draft_n.")
     timings_accepted: int | None = Field(None, description="Σ per-response draft_n_accepted.")
@@ -86,8 +90,8 @@ class ConcurrencyLevel(_Record):
     concurrency: int
     requests: int
     ok: int
-    aggregate_tps: float | None = Field(None, description="Σ output tokens / wall time.")
-    per_user_decode_tps: float | None = Field(None, description="Mean per-stream decode t/s.")
+    aggregate_tps: float | None = Field(None, description=metrics.AGGREGATE_TPS.text)
+    per_user_decode_tps: float | None = Field(None, description=metrics.PER_USER_DECODE_TPS.text)
     ttft_p50_s: float | None = None
     ttft_p99_s: float | None = None
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from servelab import __version__
+from servelab import __version__, metrics
 from servelab.bench.regimes import detect_regimes
 from servelab.bench.specmetrics import fetch_metrics, parse_spec_counters, spec_delta
 from servelab.bench.stats import percentile, summarize
-from servelab.client import run_streams, stream_client, stream_run
+from servelab.client import run_concurrent, stream_client, stream_run
 from servelab.engines import Engine, get_engine
 from servelab.engines.base import fixed_length_fields
 from servelab.recipe import Recipe
@@ -177,28 +177,25 @@ class Bench:
         after = self._counters()
         return before, after
 
-    async def _level(self, payload: dict[str, Any], streams: int) -> ConcurrencyLevel:
+    def _level(self, payload: dict[str, Any], streams: int) -> ConcurrencyLevel:
         opts = self.options
-        started = time.perf_counter()
-        runs = await run_streams(
+        runs = run_concurrent(
             self.target.url, payload, streams, timeout_s=opts.timeout_s, api_key=opts.api_key
         )
-        wall = time.perf_counter() - started
         base = len(self.result.runs)
         for offset, run in enumerate(runs, 1):
             run.index = base + offset
             run.concurrency = streams
             self._keep(run)
         ok = [run for run in runs if run.ok]
-        tokens = sum(run.output_tokens or 0 for run in ok)
         ttfts = [run.ttft_s for run in ok if run.ttft_s is not None]
         decode = [run.decode_tps for run in ok if run.decode_tps is not None]
         return ConcurrencyLevel(
             concurrency=streams,
             requests=len(runs),
             ok=len(ok),
-            aggregate_tps=tokens / wall if wall > 0 and ok else None,
-            per_user_decode_tps=sum(decode) / len(decode) if decode else None,
+            aggregate_tps=metrics.aggregate_tps(runs),
+            per_user_decode_tps=metrics.mean(decode),
             ttft_p50_s=percentile(ttfts, 50) if ttfts else None,
             ttft_p99_s=percentile(ttfts, 99) if ttfts else None,
         )
@@ -215,16 +212,14 @@ class Bench:
         if drafted:
             if spec is None:
                 total_d, total_a = sum(drafted), sum(accepted)
+                alpha = metrics.acceptance_rate(total_a, total_d)
+                estimate = metrics.tokens_per_step_estimate(alpha, self.target.k)
                 spec = SpecStats(
                     drafted=total_d,
                     accepted=total_a,
-                    acceptance_rate=total_a / total_d if total_d else None,
+                    acceptance_rate=alpha,
                     k=self.target.k,
-                    estimated_tokens_per_step=(
-                        1 + (total_a / total_d) * self.target.k
-                        if total_d and self.target.k
-                        else None
-                    ),
+                    estimated_tokens_per_step=estimate,
                     source="timings",
                 )
             spec.timings_drafted = sum(drafted)
@@ -269,7 +264,7 @@ class Bench:
         try:
             before, after = asyncio.run(self._sequential(payload))
             for streams in self.options.concurrency:
-                level = asyncio.run(self._level(payload, streams))
+                level = self._level(payload, streams)
                 self.result.concurrency.append(level)
         except KeyboardInterrupt:
             self.finish("interrupted", before, after)

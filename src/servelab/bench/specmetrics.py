@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from servelab import metrics
 from servelab.engines.base import SpecCounters
 from servelab.errors import RunFailed
 from servelab.records import RunRecord, SpecStats
@@ -69,11 +70,8 @@ def parse_spec_counters(text: str, names: Mapping[str, str]) -> SpecCounters:
 
 
 def spec_delta(before: SpecCounters, after: SpecCounters, k: int | None = None) -> SpecStats:
-    """Speculation over the window between two readings.
-
-    acceptance rate α = Δaccepted / Δdrafted; mean acceptance length = 1 + Δaccepted / Δdrafts;
-    per_position[i] = Δaccepted_pos[i] / Δdrafts; estimated tokens per step = 1 + α·k.
-    """
+    """Speculation over the window between two readings (formulas: ``servelab.metrics``:
+    ACCEPTANCE_RATE, MEAN_ACCEPTANCE_LENGTH, PER_POSITION, TOKENS_PER_STEP_ESTIMATE)."""
     drafts = after.drafts - before.drafts
     drafted = after.drafted - before.drafted
     accepted = after.accepted - before.accepted
@@ -81,19 +79,23 @@ def spec_delta(before: SpecCounters, after: SpecCounters, k: int | None = None) 
         raise RunFailed(
             "speculative counters went backwards during the bench (did the server restart?)"
         )
-    stats = SpecStats(drafts=drafts, drafted=drafted, accepted=accepted, k=k, source="metrics")
-    if drafted > 0:
-        stats.acceptance_rate = accepted / drafted
-        if k:
-            stats.estimated_tokens_per_step = 1 + stats.acceptance_rate * k
-    if drafts > 0:
-        stats.mean_acceptance_length = 1 + accepted / drafts
-        positions = sorted(set(after.per_position) | set(before.per_position))
-        stats.per_position = [
-            (after.per_position.get(i, 0.0) - before.per_position.get(i, 0.0)) / drafts
-            for i in range(positions[-1] + 1 if positions else 0)
-        ]
-    return stats
+    alpha = metrics.acceptance_rate(accepted, drafted)
+    positions = sorted(set(after.per_position) | set(before.per_position))
+    per_pos = [
+        after.per_position.get(i, 0.0) - before.per_position.get(i, 0.0)
+        for i in range(positions[-1] + 1 if positions else 0)
+    ]
+    return SpecStats(
+        drafts=drafts,
+        drafted=drafted,
+        accepted=accepted,
+        k=k,
+        source="metrics",
+        acceptance_rate=alpha,
+        estimated_tokens_per_step=metrics.tokens_per_step_estimate(alpha, k),
+        mean_acceptance_length=metrics.mean_acceptance_length(accepted, drafts),
+        per_position=metrics.per_position_rates(per_pos, drafts),
+    )
 
 
 def timings_totals(runs: Iterable[RunRecord]) -> tuple[int, int] | None:

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from servelab import metrics
 from servelab.bench.runner import Bench, BenchOptions, Target, target_for_recipe
 from servelab.cli.app import (
     DB_HELP,
@@ -25,7 +26,7 @@ from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import Endpoint, launch, running
 from servelab.recipe import load_recipe
-from servelab.records import BenchResult
+from servelab.records import BenchResult, ConcurrencyLevel
 from servelab.workloads import get_workload
 
 
@@ -99,38 +100,8 @@ def render(result: BenchResult, keep_cold: bool) -> None:
             "; ".join(note),
         )
     console.print(table)
-    s = result.summary
-    if s and s.n:
-        line = (
-            f"decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token): mean {s.mean:.2f}"
-        )
-        if s.n > 1:
-            line += (
-                f", σ {s.stdev:.3f} (sample), n {s.n}, median {s.median:.2f}, range {s.range:.2f} "
-                f"[{s.min:.2f}–{s.max:.2f}], 95 % CI [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}], "
-                f"CV {100 * s.cv:.2f} %"
-            )
-        console.print(line, highlight=False)
-    else:
-        console.print("no successful runs to summarise", style="red")
-    spec = result.spec
-    if spec and spec.acceptance_rate is not None:
-        text = (
-            f"acceptance α = Δaccepted / Δdrafted = {spec.accepted:.0f} / {spec.drafted:.0f} = "
-            f"{100 * spec.acceptance_rate:.2f} % (from {spec.source})"
-        )
-        if spec.mean_acceptance_length is not None:
-            text += (
-                f"; mean acceptance length = 1 + Δaccepted / Δdrafts = "
-                f"{spec.mean_acceptance_length:.2f}"
-            )
-        if spec.estimated_tokens_per_step is not None:
-            text += f"; post's estimate 1 + α·k = {spec.estimated_tokens_per_step:.2f}"
-        if spec.per_position:
-            text += "; per position " + ", ".join(f"{v:.3f}" for v in spec.per_position)
-        if spec.timings_drafted is not None and spec.source != "timings":
-            text += f"; responses' timings: {spec.timings_accepted} / {spec.timings_drafted}"
-        console.print(text, highlight=False)
+    summary_line(result)
+    spec_line(result)
     if result.regimes and result.regimes.bimodal:
         means = ", ".join(f"{c.mean:.2f} ({len(c.runs)} runs)" for c in result.regimes.clusters)
         console.print(
@@ -139,13 +110,55 @@ def render(result: BenchResult, keep_cold: bool) -> None:
             highlight=False,
         )
     for level in result.concurrency:
-        console.print(
-            f"concurrency {level.concurrency}: aggregate {level.aggregate_tps or 0:.1f} t/s "
-            f"(Σ tokens / wall), per-user decode {level.per_user_decode_tps or 0:.1f} t/s, "
-            f"TTFT p50 {level.ttft_p50_s or 0:.3f} s, p99 {level.ttft_p99_s or 0:.3f} s, "
-            f"{level.ok}/{level.requests} ok",
-            highlight=False,
+        console.print(level_line(level), highlight=False)
+
+
+def summary_line(result: BenchResult) -> None:
+    """The run set's statistics, each with its formula (servelab.metrics)."""
+    s = result.summary
+    if not (s and s.n):
+        console.print("no successful runs to summarise", style="red")
+        return
+    line = f"{metrics.DECODE_TPS.text}: mean {s.mean:.2f}"
+    if s.n > 1:
+        line += (
+            f", σ {s.stdev:.3f} (sample), n {s.n}, median {s.median:.2f}, range {s.range:.2f} "
+            f"[{s.min:.2f}–{s.max:.2f}], 95 % CI [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}], "
+            f"CV {100 * s.cv:.2f} %"
         )
+    console.print(line, highlight=False)
+
+
+def spec_line(result: BenchResult) -> None:
+    """Acceptance over the measured window, each figure with its formula."""
+    spec = result.spec
+    if not (spec and spec.acceptance_rate is not None):
+        return
+    text = (
+        f"acceptance {metrics.ACCEPTANCE_RATE.text} = {spec.accepted:.0f} / {spec.drafted:.0f} = "
+        f"{100 * spec.acceptance_rate:.2f} % (from {spec.source})"
+    )
+    if spec.mean_acceptance_length is not None:
+        text += f"; {metrics.MEAN_ACCEPTANCE_LENGTH.text} = {spec.mean_acceptance_length:.2f}"
+    if spec.estimated_tokens_per_step is not None:
+        estimate = metrics.TOKENS_PER_STEP_ESTIMATE
+        text += f"; {estimate.label} {estimate.formula} = {spec.estimated_tokens_per_step:.2f}"
+    if spec.per_position:
+        text += "; per position " + ", ".join(f"{v:.3f}" for v in spec.per_position)
+    if spec.timings_drafted is not None and spec.source != "timings":
+        text += f"; responses' timings: {spec.timings_accepted} / {spec.timings_drafted}"
+    console.print(text, highlight=False)
+
+
+def level_line(level: ConcurrencyLevel) -> str:
+    """One concurrency level, each figure with its formula."""
+    return (
+        f"concurrency {level.concurrency}: aggregate {level.aggregate_tps or 0:.1f} t/s "
+        f"({metrics.AGGREGATE_TPS.formula}), per-user decode "
+        f"{level.per_user_decode_tps or 0:.1f} t/s ({metrics.PER_USER_DECODE_TPS.formula}), "
+        f"TTFT p50 {level.ttft_p50_s or 0:.3f} s, p99 {level.ttft_p99_s or 0:.3f} s, "
+        f"{level.ok}/{level.requests} ok"
+    )
 
 
 def running_endpoint(name: str) -> Endpoint | None:

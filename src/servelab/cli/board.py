@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from servelab import metrics
 from servelab.cli.app import DB_HELP, JSON_HELP, app, console, db_url, emit_json, guarded
 from servelab.report.board import FORMULA, HEADERS, board_markdown, board_rows, row_cells
 from servelab.report.compare import compare, compare_markdown
@@ -65,7 +66,7 @@ def compare_command(
         headers = ["Field", f"{result.a.stack}@{result.a.version}"]
         headers.append(f"{result.b.stack}@{result.b.version}")
         _print_table(headers, [list(row) for row in result.rows])
-    console.print(f"change = mean_B / mean_A − 1; {result.method}", style="dim", highlight=False)
+    console.print(f"{metrics.CHANGE.text}; {result.method}", style="dim", highlight=False)
 
 
 @app.command("recommend")

@@ -9,6 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from servelab import metrics
 from servelab.cli.app import (
     DB_HELP,
     JSON_HELP,
@@ -68,8 +69,8 @@ def render(data: dict[str, Any], console: Console = console) -> None:
         )
     console.print(table)
     console.print(
-        "# = position in the run order; α = Δaccepted / Δdrafted; len = mean acceptance "
-        "length = 1 + Δaccepted / Δdrafts",
+        f"# = position in the run order; {metrics.ACCEPTANCE_RATE.text}; len = "
+        f"{metrics.MEAN_ACCEPTANCE_LENGTH.text}",
         highlight=False,
     )
     base = data["baseline"]

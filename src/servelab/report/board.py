@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from servelab import metrics
 from servelab.records import BenchResult
 from servelab.report.format import (
     context_text,
@@ -24,9 +25,8 @@ from servelab.report.headline import headline
 from servelab.store import Store
 
 FORMULA = (
-    "t/s AVG = mean decode t/s of the latest complete bench's non-cold runs, "
-    "decode t/s = (output_tokens − 1) / (t_last_chunk − t_first_token); "
-    "α = Δaccepted / Δdrafted; ✓/✗ = latest stored check, blank = never checked"
+    f"{metrics.BOARD_TPS.text} over {metrics.BOARD_TPS.window}; {metrics.DECODE_TPS.text}; "
+    f"{metrics.ACCEPTANCE_RATE.text}; ✓/✗ = latest stored check, blank = never checked"
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from servelab import metrics
 from servelab.errors import BadInput
 from servelab.recipe import load_recipe
 from servelab.records import BenchResult
@@ -28,7 +29,7 @@ from servelab.report.headline import Headline, headline, measured_values
 from servelab.report.ratio import RatioInterval, fieller, fieller_from_stats
 from servelab.store import Store
 
-METHOD = "95 % CI of mean_B/mean_A − 1 by Fieller's theorem (t with Welch–Satterthwaite df)"
+METHOD = f"95 % CI of {metrics.CHANGE.formula} by Fieller's theorem (t with Welch–Satterthwaite df)"
 
 
 class Side(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from servelab import __version__
+from servelab import __version__, metrics
 from servelab.records import BenchResult, CheckResult
 from servelab.report import plots
 
@@ -122,6 +122,7 @@ def render_html(
         board=[dict(row) for row in board],
         benches=[_bench_view(bench) for bench in benches],
         check_groups=_check_groups(checks),
+        m=metrics.CATALOGUE,
     )
 
 

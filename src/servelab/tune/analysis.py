@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from servelab import metrics
 from servelab.bench.stats import summarize
 from servelab.records import BenchResult
 from servelab.report.ratio import RatioInterval, fieller
 from servelab.tune.sweep import BASELINE_END, BASELINE_START, TunePlan
 
 SPEEDUP_METHOD = (
-    "speedup = mean(variant decode t/s) / mean(baseline decode t/s, both baseline benches "
-    "pooled); 95 % Fieller interval, Welch–Satterthwaite df"
+    f"{metrics.SPEEDUP.text} (both baseline benches pooled; {metrics.SPEEDUP.window}); "
+    "95 % Fieller interval, Welch–Satterthwaite df"
 )
 DRIFT_RULE = "drift is large when |drift − 1| ≥ ½ · the smallest |speedup − 1| of the variants"
 OBJECTIVE_RULES = {

@@ -1,4 +1,7 @@
-"""Shared fixtures: an isolated servelab home, the models folder, running the real CLI."""
+"""Shared fixtures: an isolated servelab home, the models folder, running the real CLI.
+
+Tests marked ``engine`` start the real llama-server; they are skipped where it is not built.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
+from tests.support import RunCli, llama_server_available, models_root
 
 
-def models_root() -> Path:
-    env = os.environ.get("SERVELAB_MODELS")
-    return Path(env) if env else (REPO.parent / "shared" / "models").resolve()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if llama_server_available():
+        return
+    skip = pytest.mark.skip(reason="llama-server not built (pip install -e '.[llama]')")
+    for item in items:
+        if item.get_closest_marker("engine"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +35,7 @@ def servelab_home(tmp_path, monkeypatch):
     return home
 
 
-def run_cli(
+def _run_cli(
     *args: str, timeout: float = 300, env: dict | None = None, input_text: str | None = None
 ) -> subprocess.CompletedProcess:
     """Run `python -m servelab ARGS` as a real subprocess."""
@@ -44,29 +50,12 @@ def run_cli(
 
 
 @pytest.fixture
-def cli():
-    return run_cli
+def run_cli() -> RunCli:
+    """``run_cli(*args, timeout=, env=, input_text=)``: the real CLI in a subprocess."""
+    return _run_cli
 
 
-def llama_server_available() -> bool:
-    from servelab.engines import get_engine
-
-    return get_engine("llamacpp").find_binary() is not None
-
-
-requires_llama = pytest.mark.skipif(
-    not llama_server_available(), reason="llama-server not built (run scripts/install.sh)"
-)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+@pytest.fixture
+def models_dir() -> Path:
+    """The folder the test models (stories260k, …) are read from."""
+    return models_root()

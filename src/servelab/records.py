@@ -5,11 +5,33 @@ Field names follow the JSON contract in docs/design.md; bench, store, report and
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servelab import metrics
+
+BenchStatus = Literal["running", "complete", "interrupted", "failed"]
+"""A bench's status: running until it ends complete, interrupted (Ctrl-C) or failed."""
+TuneStatus = Literal["running", "complete", "incomplete", "interrupted"]
+"""A tune's status: incomplete when a slot did not finish (it can be resumed)."""
+SlotStatus = Literal["complete", "interrupted", "failed", "missing"]
+"""A tune slot in a report: its bench's final status, failed (no bench), or missing (not run)."""
+
+
+class FailureKind(StrEnum):
+    """Why an engine did not start or serve, in neutral words (engines/ maps logs onto these)."""
+
+    KV_TOO_SMALL = "kv_cache_too_small"
+    NO_CACHE_MEMORY = "no_cache_memory"
+    CUDA_OOM = "cuda_oom"
+    INVALID_ARGUMENT = "invalid_argument"
+    MODEL_NOT_FOUND = "model_not_found"
+    PORT_IN_USE = "port_in_use"
+    ENGINE_EXITED = "engine_exited"
+    KV_DTYPE_UNSUPPORTED = "kv_dtype_unsupported"
+    NOT_READY = "not_ready"
 
 
 class _Record(BaseModel):
@@ -131,7 +153,7 @@ class BenchResult(_Record):
     provenance: Provenance
     started_at: float
     finished_at: float | None = None
-    status: str = Field("running", description="running, complete, interrupted or failed.")
+    status: BenchStatus = "running"
     runs: list[RunRecord] = Field(default_factory=list)
     summary: Summary | None = None
     spec: SpecStats | None = None
@@ -180,6 +202,24 @@ class CheckResult(_Record):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class CheckSet(_Record):
+    """One check session as stored: its checks and what they ran on (measured or published)."""
+
+    stack: str
+    stack_version: str
+    checks: list[CheckResult]
+    recipe_hash: str | None = None
+    recipe: dict[str, Any] | None = None
+    endpoint: str | None = None
+    engine: str | None = None
+    engine_version: str | None = None
+    gpu: list[dict[str, Any]] = Field(default_factory=list)
+    host: str | None = None
+    created_at: float | None = Field(None, description="Unix time; None: when stored.")
+    reported: bool = Field(False, description="Published, not measured.")
+    source: str | None = Field(None, description="Where a reported set was published.")
+
+
 class ReportedResult(_Record):
     """A published result (e.g. a blog post's leaderboard row): stored as reported, not measured."""
 
@@ -211,7 +251,7 @@ class TuneRecord(_Record):
     id: str
     created_at: float
     finished_at: float | None = None
-    status: str = Field("running", description="running, complete, incomplete or interrupted.")
+    status: TuneStatus = "running"
     recipe_hash: str = Field(description="Hash of the recipe the variants are built from.")
     fingerprint: str = Field(description="Hash of recipe, baseline, sweep and bench settings.")
     key: str = Field(description="The swept recipe path, e.g. speculative.num_speculative_tokens.")
@@ -225,7 +265,7 @@ class TuneAttempt(_Record):
     tune_id: str
     slot: str = Field(description="Slot name, e.g. baseline-start, variant-2.")
     bench_id: str | None = None
-    bench_status: str | None = Field(None, description="The bench's status; None if never begun.")
+    bench_status: BenchStatus | None = Field(None, description="None if never begun.")
     error: str | None = None
     host: str | None = None
     created_at: float

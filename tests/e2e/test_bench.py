@@ -13,7 +13,6 @@ import jsonschema
 import pytest
 
 from servelab.store import Store
-from tests.conftest import requires_llama, run_cli
 from tests.fakes.fault_server import FaultServer, SpecProfile
 
 
@@ -21,8 +20,8 @@ def bench_schema() -> dict:
     return json.loads(resources.files("servelab").joinpath("schemas/bench.json").read_text())
 
 
-@requires_llama
-def test_real_llama_server_draft_recipe_acceptance_from_metrics_and_timings(tmp_path):
+@pytest.mark.engine
+def test_real_llama_server_draft_recipe_acceptance_from_metrics_and_timings(run_cli, tmp_path):
     out = tmp_path / "bench.json"
     result = run_cli("bench", "local-stories260k-draft", "--runs", "5", "--json", str(out))
     assert result.returncode == 0, result.stderr
@@ -47,7 +46,7 @@ def test_real_llama_server_draft_recipe_acceptance_from_metrics_and_timings(tmp_
     assert "acceptance α = Δaccepted / Δdrafted" in result.stdout
 
 
-def test_faults_are_failed_runs_and_the_rest_is_stored(tmp_path):
+def test_faults_are_failed_runs_and_the_rest_is_stored(run_cli, tmp_path):
     db = tmp_path / "r.db"
     script = ["normal", "die", "normal", "malformed", "http500", "normal", "hang", "normal"]
     with FaultServer(script=script, rate=2000, hang_s=20) as server:
@@ -85,7 +84,7 @@ def test_faults_are_failed_runs_and_the_rest_is_stored(tmp_path):
     assert stored[0].status == "complete"
 
 
-def test_concurrency_levels_and_spec_from_fake_metrics(tmp_path):
+def test_concurrency_levels_and_spec_from_fake_metrics(run_cli, tmp_path):
     with FaultServer(rate=1000, timings=True, spec=SpecProfile(), metrics="vllm") as server:
         out = tmp_path / "b.json"
         result = run_cli(
@@ -153,12 +152,12 @@ def test_interrupted_bench_keeps_finished_runs(tmp_path):
     assert len(stored[0].runs) >= 3
 
 
-def test_unreachable_endpoint_is_one_line(tmp_path):
+def test_unreachable_endpoint_is_one_line(run_cli, tmp_path):
     result = run_cli("bench", "--endpoint", "http://127.0.0.1:9", "--db", str(tmp_path / "r.db"))
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "unreachable" in result.stderr
 
 
-def test_recipe_and_endpoint_together_is_bad_input():
+def test_recipe_and_endpoint_together_is_bad_input(run_cli):
     result = run_cli("bench")
     assert result.returncode == 2 and "give a RECIPE or --endpoint" in result.stderr

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from servelab.records import Regimes
+from servelab.records import CheckSet, Regimes
 from servelab.report.board import board_markdown, board_rows
 from servelab.store import Store, load_reported
-from tests.conftest import run_cli
 from tests.store_samples import (
     BASELINE_SERIES,
     POST_TABLE_1,
@@ -34,10 +33,12 @@ def test_an_unchecked_stack_shows_blank_not_a_tick(tmp_path):
         assert (row.vision, row.tools) == (None, None)
         cells = board_markdown([row]).splitlines()[2].split(" | ")
         assert cells[6:8] == ["", ""]  # Multimodal?, Tool calling?
-        store.save_checks(stack="fast", stack_version="1.0.0", checks=[passed("vision", False)])
+        store.save_checks(
+            CheckSet(stack="fast", stack_version="1.0.0", checks=[passed("vision", False)])
+        )
         [row] = board_rows(store)
         assert (row.vision, row.tools) == (False, None)
-        store.save_checks(stack="fast", stack_version="1.0.0", checks=[passed("tools")])
+        store.save_checks(CheckSet(stack="fast", stack_version="1.0.0", checks=[passed("tools")]))
         [row] = board_rows(store)
     assert (row.vision, row.tools) == (False, True)
     assert board_markdown([row]).splitlines()[2].split(" | ")[6:8] == ["✗", "✓"]
@@ -65,9 +66,11 @@ def test_the_markdown_has_the_posts_leaderboard_shape(tmp_path):
     with Store(str(tmp_path / "r.db")) as store:
         store.save_bench(_measured("local-stories260k", "1.0.0", [2200.5, 2190.25], 1.0))
         store.save_checks(
-            stack="local-stories260k",
-            stack_version="1.0.0",
-            checks=[passed("vision", False), passed("tools")],
+            CheckSet(
+                stack="local-stories260k",
+                stack_version="1.0.0",
+                checks=[passed("vision", False), passed("tools")],
+            )
         )
         lines = board_markdown(board_rows(store)).splitlines()
     assert lines[0] == (
@@ -81,7 +84,7 @@ def test_the_markdown_has_the_posts_leaderboard_shape(tmp_path):
     )
 
 
-def test_importing_the_posts_leaderboard_shows_six_reported_rows(tmp_path):
+def test_importing_the_posts_leaderboard_shows_six_reported_rows(run_cli, tmp_path):
     db = str(tmp_path / "r.db")
     done = run_cli("import", "post-leaderboard", "--db", db)
     assert done.returncode == 0, done.stderr
@@ -119,7 +122,7 @@ def test_measured_and_reported_rows_of_one_version_stay_apart(tmp_path):
     assert [(r.reported, r.vision) for r in rows] == [(False, None), (True, True)]
 
 
-def test_board_of_an_empty_database(tmp_path):
+def test_board_of_an_empty_database(run_cli, tmp_path):
     db = str(tmp_path / "r.db")
     assert json.loads(run_cli("board", "--json", "--db", db).stdout) == []
     done = run_cli("board", "--db", db)
@@ -132,14 +135,16 @@ def _fill(db: str) -> None:
         store.save_bench(_measured("local-stories260k", "1.0.0", [2201.0, 2189.5, 2210.25], 1.0))
         store.save_bench(_measured("local-stories260k-draft", "1.0.0", [800.5, 790.0], 2.0))
         store.save_checks(
-            stack="local-stories260k",
-            stack_version="1.0.0",
-            checks=[passed("vision", False), passed("tools")],
+            CheckSet(
+                stack="local-stories260k",
+                stack_version="1.0.0",
+                checks=[passed("vision", False), passed("tools")],
+            )
         )
 
 
 @pytest.mark.postgres
-def test_sqlite_and_postgresql_give_the_same_board(tmp_path):
+def test_sqlite_and_postgresql_give_the_same_board(run_cli, tmp_path):
     sqlite_db = str(tmp_path / "r.db")
     _fill(sqlite_db)
     with fresh_pg_database() as pg_db:

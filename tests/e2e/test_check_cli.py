@@ -10,16 +10,15 @@ import pytest
 
 from servelab.recipe import load_recipe
 from servelab.store import Store
-from tests.conftest import requires_llama
 from tests.fakes.scripted_server import ScriptedServer
 
 SCHEMA = json.loads((resources.files("servelab") / "schemas" / "check.json").read_text())
 
 
-def test_endpoint_checks_pass_match_the_contract_and_are_stored(cli, tmp_path):
+def test_endpoint_checks_pass_match_the_contract_and_are_stored(run_cli, tmp_path):
     db = tmp_path / "results.db"
     with ScriptedServer("correct", max_model_len=2048) as server:
-        done = cli(
+        done = run_cli(
             "check",
             "--endpoint",
             server.url,
@@ -42,9 +41,9 @@ def test_endpoint_checks_pass_match_the_contract_and_are_stored(cli, tmp_path):
     assert stored["vision"].evidence[0]["answer"] == "Red."
 
 
-def test_a_failed_check_exits_1_with_one_line(cli, tmp_path):
+def test_a_failed_check_exits_1_with_one_line(run_cli, tmp_path):
     with ScriptedServer("red") as server:
-        done = cli(
+        done = run_cli(
             "check",
             "--endpoint",
             server.url,
@@ -62,10 +61,10 @@ def test_a_failed_check_exits_1_with_one_line(cli, tmp_path):
     assert "FAIL" in done.stdout  # the table
 
 
-def test_the_api_key_is_sent_as_bearer_and_never_written(cli, tmp_path):
+def test_the_api_key_is_sent_as_bearer_and_never_written(run_cli, tmp_path):
     db = tmp_path / "results.db"
     with ScriptedServer("correct", api_key="sk-test-4711") as server:
-        done = cli(
+        done = run_cli(
             "check",
             "--endpoint",
             server.url,
@@ -83,9 +82,9 @@ def test_the_api_key_is_sent_as_bearer_and_never_written(cli, tmp_path):
     assert b"sk-test-4711" not in db.read_bytes()
 
 
-def test_a_wrong_api_key_is_an_honest_failure(cli):
+def test_a_wrong_api_key_is_an_honest_failure(run_cli):
     with ScriptedServer("correct", api_key="right") as server:
-        done = cli(
+        done = run_cli(
             "check",
             "--endpoint",
             server.url,
@@ -101,9 +100,9 @@ def test_a_wrong_api_key_is_an_honest_failure(cli):
     assert "HTTP 401: Invalid API Key" in json.loads(done.stdout)["checks"][0]["detail"]
 
 
-def test_lossless_between_two_endpoints(cli):
+def test_lossless_between_two_endpoints(run_cli):
     with ScriptedServer("diverge") as spec, ScriptedServer("correct") as base:
-        done = cli(
+        done = run_cli(
             "check",
             "--endpoint",
             spec.url,
@@ -117,7 +116,7 @@ def test_lossless_between_two_endpoints(cli):
             "-",
             "--no-store",
         )
-        tolerated = cli(
+        tolerated = run_cli(
             "check",
             "--endpoint",
             spec.url,
@@ -148,18 +147,17 @@ def test_lossless_between_two_endpoints(cli):
         (["local-stories260k", "--only", "lossless"], "has no speculative decoding"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(cli, args, message):
-    done = cli("check", *args, "--no-store")
+def test_bad_input_is_one_line_and_exit_2(run_cli, args, message):
+    done = run_cli("check", *args, "--no-store")
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.engine
-@requires_llama
-def test_real_llama_server_reports_honest_failures(cli, tmp_path):
+def test_real_llama_server_reports_honest_failures(run_cli, tmp_path):
     out = tmp_path / "checks.json"
-    done = cli(
+    done = run_cli(
         "check",
         "local-stories260k",
         "--only",

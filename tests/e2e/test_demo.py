@@ -9,30 +9,34 @@ import sys
 
 import pytest
 
-from tests.conftest import requires_llama, run_cli
 from tests.fakes.fault_server import FaultServer
+from tests.support import RunCli
 
 BOARD_KEYS = ("stack", "version", "vision", "tools", "context", "engine", "gpu")
 
 
-def _demo_board(db: str) -> list[dict]:
-    demo = run_cli("demo", "--runs", "3", "--db", db, timeout=600)
-    assert demo.returncode == 0, demo.stderr
-    assert "| local-stories260k | 1.0.0 |" in demo.stdout  # the board, post-shaped
-    assert "Throughput" in demo.stdout and "95 % CI" in demo.stdout  # the compare table
-    board = run_cli("board", "--json", "-", "--db", db)
-    assert board.returncode == 0, board.stderr
-    return json.loads(board.stdout)
+@pytest.fixture
+def demo_board(run_cli: RunCli):
+    def demo_board(db: str) -> list[dict]:
+        demo = run_cli("demo", "--runs", "3", "--db", db, timeout=600)
+        assert demo.returncode == 0, demo.stderr
+        assert "| local-stories260k | 1.0.0 |" in demo.stdout  # the board, post-shaped
+        assert "Throughput" in demo.stdout and "95 % CI" in demo.stdout  # the compare table
+        board = run_cli("board", "--json", "-", "--db", db)
+        assert board.returncode == 0, board.stderr
+        return json.loads(board.stdout)
+
+    return demo_board
 
 
-@requires_llama
+@pytest.mark.engine
 @pytest.mark.postgres
-def test_demo_then_board_and_compare_on_sqlite_and_postgresql(tmp_path):
+def test_demo_then_board_and_compare_on_sqlite_and_postgresql(demo_board, run_cli, tmp_path):
     pg = os.environ.get("SERVELAB_TEST_PG")
     if not pg:
         pytest.skip("SERVELAB_TEST_PG is not set (.ci/run starts a PostgreSQL server)")
     boards = {
-        name: _demo_board(db) for name, db in (("sqlite", str(tmp_path / "r.db")), ("postgres", pg))
+        name: demo_board(db) for name, db in (("sqlite", str(tmp_path / "r.db")), ("postgres", pg))
     }
     for rows in boards.values():
         stacks = {row["stack"]: row for row in rows if not row.get("reported")}

@@ -22,7 +22,7 @@ from kubernetes.client import ApiClient
 from servelab.errors import BadInput
 from servelab.export import export_files, render_export
 from servelab.recipe import load_recipe, recipe_from_text
-from tests.conftest import run_cli
+from tests.support import RunCli
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "recipes"
 TP2 = DATA / "tp2-vllm.yaml"
@@ -325,12 +325,16 @@ def render_chart(folder: Path, values: dict[str, Any] | None = None) -> list[dic
     return docs
 
 
-def _export_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("export", *args, timeout=120)
+@pytest.fixture
+def export_cli(run_cli: RunCli):
+    def export_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("export", *args, timeout=120)
+
+    return export_cli
 
 
-def test_helm_chart_renders_the_same_server(tmp_path: Path) -> None:
-    result = _export_cli(GEMMA, "--format", "helm", "--out", str(tmp_path / "out"))
+def test_helm_chart_renders_the_same_server(export_cli, tmp_path: Path) -> None:
+    result = export_cli(GEMMA, "--format", "helm", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "out" / GEMMA
     assert KEY_SENTINEL not in "".join(p.read_text() for p in folder.rglob("*") if p.is_file())
@@ -362,8 +366,8 @@ def test_helm_chart_renders_the_same_server(tmp_path: Path) -> None:
     assert all(m["mountPath"] != "/dev/shm" for m in container["volumeMounts"])
 
 
-def test_olares_app_chart(tmp_path: Path) -> None:
-    result = _export_cli(LOCAL, "--format", "olares", "--out", str(tmp_path / "out"))
+def test_olares_app_chart(export_cli, tmp_path: Path) -> None:
+    result = export_cli(LOCAL, "--format", "olares", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     [folder] = list((tmp_path / "out").iterdir())
     manifest = yaml.safe_load((folder / "OlaresManifest.yaml").read_text())
@@ -398,14 +402,14 @@ def test_olares_app_chart(tmp_path: Path) -> None:
     assert models["hostPath"]["path"] == f"/data/{name}/models"
 
 
-def test_cli_refuses_bad_requests_in_one_line() -> None:
+def test_cli_refuses_bad_requests_in_one_line(export_cli) -> None:
     for args, message in [
         ((LOCAL, "--format", "helm"), "give --out DIR"),
         ((LOCAL, "--format", "swarm"), "unknown format"),
         ((LOCAL, "--format", "k8s", "--nodes", "2"), "no Ray executor"),
         (("no-such-recipe", "--format", "k8s"), "no recipe of that name"),
     ]:
-        result = _export_cli(*args)
+        result = export_cli(*args)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1

@@ -15,7 +15,7 @@ import pytest
 from servelab.launch import launch, log_path_for
 from servelab.procgroup import group_alive
 from servelab.recipe import load_recipe
-from tests.conftest import pid_alive, requires_llama, run_cli
+from tests.support import pid_alive
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
@@ -29,8 +29,8 @@ def _wait_gone(pids: list[int], seconds: float = 20) -> bool:
     return False
 
 
-@requires_llama
-def test_up_ready_chat_down_leaves_no_process():
+@pytest.mark.engine
+def test_up_ready_chat_down_leaves_no_process(run_cli):
     up = run_cli("up", "local-stories260k", "--json")
     assert up.returncode == 0, up.stderr
     import json
@@ -59,7 +59,7 @@ def test_up_ready_chat_down_leaves_no_process():
     assert json.loads(run_cli("status", "--json").stdout) == []
 
 
-@requires_llama
+@pytest.mark.engine
 def test_python_api_context_manager():
     with launch(load_recipe("local-stories260k")) as ep:
         pid = ep.pid
@@ -68,7 +68,7 @@ def test_python_api_context_manager():
     assert not group_alive(pid)
 
 
-def test_missing_model_file_exit_3(tmp_path):
+def test_missing_model_file_exit_3(run_cli, tmp_path):
     recipe = tmp_path / "missing.yaml"
     recipe.write_text(
         "name: missing\nengine: {name: llamacpp}\nmodel: {id: /nonexistent/none.gguf}\n"
@@ -80,8 +80,8 @@ def test_missing_model_file_exit_3(tmp_path):
     assert "model /nonexistent/none.gguf not found" in line
 
 
-@requires_llama
-def test_corrupt_model_is_classified_by_the_engine_log(tmp_path):
+@pytest.mark.engine
+def test_corrupt_model_is_classified_by_the_engine_log(run_cli, tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a gguf file at all" * 10)
     recipe = tmp_path / "broken.yaml"
@@ -135,7 +135,7 @@ def test_interrupting_up_while_loading_leaves_no_engine(tmp_path, how):
         assert proc.returncode == 130
 
 
-def test_timeout_kills_an_engine_that_ignores_sigterm(tmp_path):
+def test_timeout_kills_an_engine_that_ignores_sigterm(run_cli, tmp_path):
     recipe = _fake_recipe(tmp_path, "--ignore-term")
     started = time.monotonic()
     result = run_cli("up", str(recipe), "--timeout", "2")
@@ -158,7 +158,7 @@ def _fake_vllm_recipe(tmp_path: Path) -> Path:
     return recipe
 
 
-def test_fit_context_follows_a_drifting_engine_estimate(tmp_path, monkeypatch):
+def test_fit_context_follows_a_drifting_engine_estimate(run_cli, tmp_path, monkeypatch):
     """As seen on a real vLLM 0.20.2: estimate 3968 at 8192, then 3168 at 3968."""
     monkeypatch.setenv("SERVELAB_GPU_COUNT", "1")
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "launches"))
@@ -184,7 +184,7 @@ def test_fit_context_follows_a_drifting_engine_estimate(tmp_path, monkeypatch):
     assert not group_alive(endpoint["pid"])
 
 
-def test_fit_context_gives_up_after_three_launches(tmp_path, monkeypatch):
+def test_fit_context_gives_up_after_three_launches(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("SERVELAB_GPU_COUNT", "1")
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "launches"))
     monkeypatch.setenv("FAKE_CAPACITY", "100")

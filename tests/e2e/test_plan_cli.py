@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, run_cli
+from tests.support import DATA, RunCli
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
 
 
-def plan_json(*args: str, env: dict | None = None) -> dict:
-    result = run_cli("plan", *args, "--json", "-", env={**OFFLINE, **(env or {})})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+@pytest.fixture
+def plan_json(run_cli: RunCli):
+    def plan_json(*args: str, env: dict | None = None) -> dict:
+        result = run_cli("plan", *args, "--json", "-", env={**OFFLINE, **(env or {})})
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return plan_json
 
 
 def write_recipe(folder: Path, name: str, body: str) -> str:
@@ -34,7 +38,7 @@ def standin(tmp_path: Path) -> str:
     )
 
 
-def test_gemma4_table_prints_3_38_gib_and_the_formula():
+def test_gemma4_table_prints_3_38_gib_and_the_formula(run_cli):
     result = run_cli("plan", "gemma4-26b-a4b-vision-mtp", "--max-model-len", "262144", env=OFFLINE)
     assert result.returncode == 0, result.stderr
     assert "3.38 GiB" in result.stdout
@@ -42,7 +46,7 @@ def test_gemma4_table_prints_3_38_gib_and_the_formula():
     assert "exceeds the native context 131072" in result.stdout
 
 
-def test_gemma4_fit_with_the_exact_available_memory():
+def test_gemma4_fit_with_the_exact_available_memory(plan_json):
     plan = plan_json(
         "gemma4-26b-a4b-vision-mtp", "--max-model-len", "262144", "--kv-available", "2.8221"
     )
@@ -57,13 +61,13 @@ def test_gemma4_fit_with_the_exact_available_memory():
 
 
 @pytest.mark.parametrize(("available", "fit"), [("0.2465", 4032), ("0.25", 4096)])
-def test_standin_golden_fit(standin: str, available: str, fit: int):
+def test_standin_golden_fit(plan_json, standin: str, available: str, fit: int):
     plan = plan_json(standin, "--kv-available", available)
     assert plan["kv_needed_gib"] == 0.5
     assert plan["max_model_len_fit"] == fit
 
 
-def test_standin_estimate_matches_what_vllm_logged_on_an_h100(standin: str):
+def test_standin_estimate_matches_what_vllm_logged_on_an_h100(plan_json, standin: str):
     """vLLM 0.20.2 logged 'Available KV cache memory: 69.05 GiB' at utilization 0.9, and
     printed 0.25 GiB (estimate 4032) at 0.036."""
     full = plan_json(standin, "--gpu", "NVIDIA H100 80GB HBM3", "--gpu-util", "0.9")
@@ -76,7 +80,7 @@ def test_standin_estimate_matches_what_vllm_logged_on_an_h100(standin: str):
     assert full["roofline_tps"] == pytest.approx(3350e9 / (2.0153e9 + 1250 * 65536), rel=0.01)
 
 
-def test_stories_plans_the_same_from_gguf_and_hf_folder(tmp_path: Path):
+def test_stories_plans_the_same_from_gguf_and_hf_folder(plan_json, tmp_path: Path):
     gguf = write_recipe(
         tmp_path,
         "from-gguf",
@@ -107,7 +111,7 @@ def test_stories_plans_the_same_from_gguf_and_hf_folder(tmp_path: Path):
     assert plans[0]["max_model_len_fit"] == 1024
 
 
-def test_missing_config_is_one_line_and_exit_2(tmp_path: Path):
+def test_missing_config_is_one_line_and_exit_2(run_cli, tmp_path: Path):
     empty = tmp_path / "empty-model"
     empty.mkdir()
     recipe = write_recipe(tmp_path, "r", f"engine: {{name: vllm}}\nmodel: {{id: '{empty}'}}\n")
@@ -117,7 +121,7 @@ def test_missing_config_is_one_line_and_exit_2(tmp_path: Path):
     assert "Traceback" not in result.stderr
 
 
-def test_malformed_config_is_one_line_and_exit_2(tmp_path: Path):
+def test_malformed_config_is_one_line_and_exit_2(run_cli, tmp_path: Path):
     folder = tmp_path / "bad-model"
     folder.mkdir()
     (folder / "config.json").write_text('{"num_hidden_layers": 16,,}')
@@ -128,7 +132,7 @@ def test_malformed_config_is_one_line_and_exit_2(tmp_path: Path):
     assert "config.json: malformed JSON at line 1" in result.stderr
 
 
-def test_hub_id_offline_fails_cleanly_and_reads_the_hub_cache(tmp_path: Path):
+def test_hub_id_offline_fails_cleanly_and_reads_the_hub_cache(plan_json, run_cli, tmp_path: Path):
     cache = tmp_path / "hub"
     recipe = write_recipe(tmp_path, "r", "engine: {name: vllm}\nmodel: {id: some-org/tiny}\n")
     env = {"HF_HUB_CACHE": str(cache)}
@@ -148,7 +152,7 @@ def test_hub_id_offline_fails_cleanly_and_reads_the_hub_cache(tmp_path: Path):
     assert plan["max_model_len_fit"] == 4096
 
 
-def test_bad_options_are_one_line(standin: str):
+def test_bad_options_are_one_line(run_cli, standin: str):
     result = run_cli("plan", standin, "--gpu", "voodoo 5", env=OFFLINE)
     assert result.returncode == 2 and "unknown GPU" in result.stderr
     result = run_cli("plan", standin, "--acceptance", "1.5", env=OFFLINE)

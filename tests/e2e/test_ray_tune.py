@@ -22,9 +22,8 @@ import pytest
 
 from servelab.launch import free_port
 from servelab.store import Store
-from tests.conftest import models_root, requires_llama, run_cli
-
-from .fakes.tune_engine import launches, write_recipe
+from tests.fakes.tune_engine import launches, write_recipe
+from tests.support import RunCli, models_root
 
 pytest.importorskip("ray")
 
@@ -169,14 +168,19 @@ def _finished(done: subprocess.CompletedProcess) -> None:
     assert "slots failed or had failed runs" in done.stderr, done.stderr
 
 
-def _tune(*args: str, db: Path, out: Path) -> subprocess.CompletedProcess:
-    return run_cli("tune", *args, "--db", str(db), "--json", str(out), timeout=400)
+@pytest.fixture
+def tune_cli(run_cli: RunCli):
+    def tune_cli(*args: str, db: Path, out: Path) -> subprocess.CompletedProcess:
+        return run_cli("tune", *args, "--db", str(db), "--json", str(out), timeout=400)
+
+    return tune_cli
 
 
-@requires_llama
 @pytest.mark.engine
 @pytest.mark.timeout(600)
-def test_ray_tune_stores_every_result_and_reports_like_a_sequential_run(ray_address, tmp_path):
+def test_ray_tune_stores_every_result_and_reports_like_a_sequential_run(
+    tune_cli, ray_address, tmp_path
+):
     sweep = [
         "local-stories260k-draft",
         "--sweep",
@@ -188,7 +192,7 @@ def test_ray_tune_stores_every_result_and_reports_like_a_sequential_run(ray_addr
         "--seed",
         "5",
     ]
-    fanned = _tune(
+    fanned = tune_cli(
         *sweep,
         "--executor",
         "ray",
@@ -198,7 +202,7 @@ def test_ray_tune_stores_every_result_and_reports_like_a_sequential_run(ray_addr
         out=tmp_path / "ray.json",
     )
     _finished(fanned)
-    sequential = _tune(*sweep, db=tmp_path / "seq.db", out=tmp_path / "seq.json")
+    sequential = tune_cli(*sweep, db=tmp_path / "seq.db", out=tmp_path / "seq.json")
     _finished(sequential)
     ray_report = json.loads((tmp_path / "ray.json").read_text())
     seq_report = json.loads((tmp_path / "seq.json").read_text())
@@ -228,10 +232,10 @@ def test_ray_tune_stores_every_result_and_reports_like_a_sequential_run(ray_addr
 
 @pytest.mark.engine
 @pytest.mark.timeout(600)
-def test_a_failing_ray_task_is_reported_and_the_others_are_kept(ray_address, tmp_path):
+def test_a_failing_ray_task_is_reported_and_the_others_are_kept(tune_cli, ray_address, tmp_path):
     log = tmp_path / "launches.jsonl"
     recipe = write_recipe(tmp_path, env={"FAKE_LAUNCH_LOG": str(log), "FAKE_FAIL_K": "3"})
-    done = _tune(
+    done = tune_cli(
         str(recipe),
         "--sweep",
         "speculative.num_speculative_tokens=3,4",

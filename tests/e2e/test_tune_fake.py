@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from servelab.store import Store
-from tests.conftest import pid_alive, run_cli
-
-from .fakes.tune_engine import launches, write_recipe
+from tests.fakes.tune_engine import launches, write_recipe
+from tests.support import pid_alive
 
 # Student t, 0.975 quantile, df 1…10 (printed tables).
 T975 = {
@@ -56,7 +55,7 @@ def warm_values(store: Store, bench_id: str) -> list[float]:
 
 
 @pytest.mark.engine
-def test_speedups_and_intervals_match_hand_computed_values(tmp_path):
+def test_speedups_and_intervals_match_hand_computed_values(run_cli, tmp_path):
     recipe = write_recipe(tmp_path)
     db, out = tmp_path / "tune.db", tmp_path / "tune.json"
     done = run_cli(
@@ -128,7 +127,7 @@ def _complete_slots(db: Path, tune_id: str) -> dict[str, str]:
 
 @pytest.mark.engine
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
-def test_a_killed_tune_resumes_without_redoing_finished_slots(tmp_path, sig):
+def test_a_killed_tune_resumes_without_redoing_finished_slots(run_cli, tmp_path, sig):
     log = tmp_path / "launches.jsonl"
     recipe = write_recipe(tmp_path, env={"FAKE_LAUNCH_LOG": str(log)})
     db, out = tmp_path / "tune.db", tmp_path / "tune.json"
@@ -204,7 +203,7 @@ def test_a_killed_tune_resumes_without_redoing_finished_slots(tmp_path, sig):
 
 
 @pytest.mark.engine
-def test_a_failing_variant_is_reported_and_the_rest_is_kept(tmp_path):
+def test_a_failing_variant_is_reported_and_the_rest_is_kept(run_cli, tmp_path):
     recipe = write_recipe(tmp_path, env={"FAKE_FAIL_K": "3"})
     db, out = tmp_path / "tune.db", tmp_path / "tune.json"
     done = run_cli(

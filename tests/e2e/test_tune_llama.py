@@ -7,12 +7,12 @@ import json
 import pytest
 
 from servelab.store import Store
-from tests.conftest import requires_llama, run_cli
 
 
-@requires_llama
 @pytest.mark.engine
-def test_tune_of_the_draft_recipe_reports_speedups_with_intervals_and_a_best_value(tmp_path):
+def test_tune_of_the_draft_recipe_reports_speedups_with_intervals_and_a_best_value(
+    run_cli, tmp_path
+):
     db, out = tmp_path / "tune.db", tmp_path / "tune.json"
     done = run_cli(
         "tune",

@@ -55,11 +55,11 @@ def test_bad_recipe_message(case):
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_recipe_cli_exit_2_one_line(case, tmp_path, cli):
+def test_bad_recipe_cli_exit_2_one_line(case, tmp_path, run_cli):
     text, expected = BAD_CASES[case]
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
-    result = cli("show", str(path))
+    result = run_cli("show", str(path))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

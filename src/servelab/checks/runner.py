@@ -20,7 +20,7 @@ from servelab.errors import BadInput, EngineFailed
 from servelab.gpu import detect_gpus
 from servelab.plan.facts import native_context as facts_native_context
 from servelab.recipe import Recipe
-from servelab.records import CheckResult
+from servelab.records import CheckResult, CheckSet
 
 CHECK_NAMES = ("vision", "tools", "agent", "context", "lossless", "ceiling")
 ENDPOINT_CHECKS = ("vision", "tools", "agent", "context")
@@ -277,14 +277,18 @@ def store_report(report: CheckReport, url: str | None) -> str:
     recipe = report.recipe
     with Store(url) as store:
         return store.save_checks(
-            stack=report.stack or report.model,
-            stack_version=recipe.version if recipe else "endpoint",
-            checks=report.checks,
-            recipe_hash=recipe.hash if recipe else None,
-            recipe=recipe.canonical() if recipe else None,
-            endpoint=report.endpoint,
-            engine=report.engine,
-            engine_version=report.engine_version,
-            gpu=get_engine(recipe.engine.name).gpus_serving(recipe) if recipe else detect_gpus(),
-            host=socket.gethostname(),
+            CheckSet(
+                stack=report.stack or report.model,
+                stack_version=recipe.version if recipe else "endpoint",
+                checks=report.checks,
+                recipe_hash=recipe.hash if recipe else None,
+                recipe=recipe.canonical() if recipe else None,
+                endpoint=report.endpoint,
+                engine=report.engine,
+                engine_version=report.engine_version,
+                gpu=get_engine(recipe.engine.name).gpus_serving(recipe)
+                if recipe
+                else detect_gpus(),
+                host=socket.gethostname(),
+            )
         )

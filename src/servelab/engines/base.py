@@ -11,34 +11,25 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from servelab.recipe import Recipe
+from servelab.records import FailureKind
 
-# Failure kinds (neutral).
-KV_TOO_SMALL = "kv_cache_too_small"
-NO_CACHE_MEMORY = "no_cache_memory"
-CUDA_OOM = "cuda_oom"
-INVALID_ARGUMENT = "invalid_argument"
-MODEL_NOT_FOUND = "model_not_found"
-PORT_IN_USE = "port_in_use"
-ENGINE_EXITED = "engine_exited"
-KV_DTYPE_UNSUPPORTED = "kv_dtype_unsupported"
-NOT_READY = "not_ready"
-FAILURE_KINDS = (
-    KV_TOO_SMALL,
-    NO_CACHE_MEMORY,
-    CUDA_OOM,
-    INVALID_ARGUMENT,
-    MODEL_NOT_FOUND,
-    PORT_IN_USE,
-    ENGINE_EXITED,
-    NOT_READY,
-)
+# Failure kinds under short names (the values live in records.FailureKind).
+KV_TOO_SMALL = FailureKind.KV_TOO_SMALL
+NO_CACHE_MEMORY = FailureKind.NO_CACHE_MEMORY
+CUDA_OOM = FailureKind.CUDA_OOM
+INVALID_ARGUMENT = FailureKind.INVALID_ARGUMENT
+MODEL_NOT_FOUND = FailureKind.MODEL_NOT_FOUND
+PORT_IN_USE = FailureKind.PORT_IN_USE
+ENGINE_EXITED = FailureKind.ENGINE_EXITED
+KV_DTYPE_UNSUPPORTED = FailureKind.KV_DTYPE_UNSUPPORTED
+NOT_READY = FailureKind.NOT_READY
 
 
 @dataclass
 class Diagnosis:
     """Why an engine failed, in one line that tells the fix."""
 
-    kind: str
+    kind: FailureKind
     message: str
     needed_gib: float | None = None
     available_gib: float | None = None

@@ -15,6 +15,7 @@ from servelab.errors import BadInput
 from servelab.records import (
     BenchResult,
     CheckResult,
+    CheckSet,
     Provenance,
     ReportedResult,
     SpecStats,
@@ -96,8 +97,8 @@ def reported_bench(entry: ReportedResult, *, started_at: float) -> BenchResult:
     )
 
 
-def reported_checks(entry: ReportedResult) -> list[CheckResult]:
-    """Published vision/tools claims as reported checks (none for a claim left blank)."""
+def reported_check_set(entry: ReportedResult, created_at: float) -> CheckSet:
+    """Published vision/tools claims as a reported check set (no check for a claim left blank)."""
     found = []
     for name in REPORTED_CHECKS:
         claim = getattr(entry, name)
@@ -108,4 +109,13 @@ def reported_checks(entry: ReportedResult) -> list[CheckResult]:
                     name=name, passed=claim, detail=detail, evidence=[{"source": entry.source}]
                 )
             )
-    return found
+    return CheckSet(
+        stack=entry.stack,
+        stack_version=entry.version,
+        checks=found,
+        engine=entry.engine,
+        gpu=[{"name": entry.gpu}] if entry.gpu else [],
+        created_at=created_at,
+        reported=True,
+        source=entry.source,
+    )

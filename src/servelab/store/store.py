@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from servelab import __version__
 from servelab.errors import BadInput, RunFailed
 from servelab.records import (
     BenchResult,
     CheckResult,
+    CheckSet,
     ConcurrencyLevel,
     Provenance,
     Regimes,
@@ -27,31 +25,14 @@ from servelab.records import (
     TuneAttempt,
     TuneRecord,
 )
+from servelab.store import checks as check_rows
 from servelab.store import tunes as tune_rows
+from servelab.store.checks import StoredCheck, new_id
 from servelab.store.migrations import migrate
-from servelab.store.reported import reported_bench, reported_checks
+from servelab.store.reported import reported_bench, reported_check_set
 from servelab.store.tables import benches as benches_t
-from servelab.store.tables import check_sets as check_sets_t
-from servelab.store.tables import checks as checks_t
 from servelab.store.tables import runs as runs_t
 from servelab.store.url import make_engine, redacted, resolve_url
-
-
-@dataclass(frozen=True)
-class StoredCheck:
-    """A check as stored: its id and provenance next to the result."""
-
-    id: int
-    set_id: str
-    stack: str
-    stack_version: str
-    created_at: float
-    reported: bool
-    result: CheckResult
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex[:16]
 
 
 def _dump(model: Any) -> Any:
@@ -175,94 +156,17 @@ class Store:
 
     # --- checks -----------------------------------------------------------------------------
 
-    def save_checks(
-        self,
-        *,
-        stack: str,
-        stack_version: str,
-        checks: list[CheckResult],
-        recipe_hash: str | None = None,
-        recipe: dict[str, Any] | None = None,
-        endpoint: str | None = None,
-        engine: str | None = None,
-        engine_version: str | None = None,
-        gpu: list[dict[str, Any]] | None = None,
-        host: str | None = None,
-        created_at: float | None = None,
-        reported: bool = False,
-        source: str | None = None,
-    ) -> str:
+    def save_checks(self, check_set: CheckSet) -> str:
         """Store one check session with its provenance; return the set id."""
-        set_id = new_id()
-        provenance = {
-            "recipe": recipe,
-            "endpoint": endpoint,
-            "gpu": gpu or [],
-            "host": host,
-            "servelab_version": __version__,
-        }
         with self._transaction() as conn:
-            conn.execute(
-                check_sets_t.insert().values(
-                    id=set_id,
-                    stack=stack,
-                    stack_version=stack_version,
-                    reported=reported,
-                    created_at=created_at if created_at is not None else time.time(),
-                    recipe_hash=recipe_hash,
-                    engine=engine,
-                    engine_version=engine_version,
-                    provenance=provenance,
-                    source=source,
-                )
-            )
-            for check in checks:
-                conn.execute(
-                    checks_t.insert().values(
-                        set_id=set_id,
-                        name=check.name,
-                        passed=check.passed,
-                        detail=check.detail,
-                        record=_dump(check),
-                    )
-                )
-        return set_id
+            return check_rows.insert_check_set(conn, check_set)
 
     def check_records(
         self, stack: str, version: str | None = None, *, reported: bool = False
     ) -> list[StoredCheck]:
         """The latest stored outcome of each check name for a stack (version), by name."""
-        query = (
-            select(
-                checks_t.c.id,
-                checks_t.c.set_id,
-                checks_t.c.name,
-                checks_t.c.record,
-                check_sets_t.c.stack,
-                check_sets_t.c.stack_version,
-                check_sets_t.c.created_at,
-                check_sets_t.c.reported,
-            )
-            .join(check_sets_t, checks_t.c.set_id == check_sets_t.c.id)
-            .where(check_sets_t.c.stack == stack, check_sets_t.c.reported == reported)
-            .order_by(check_sets_t.c.created_at, checks_t.c.id)
-        )
-        if version is not None:
-            query = query.where(check_sets_t.c.stack_version == version)
         with self._transaction() as conn:
-            rows = conn.execute(query).all()
-        latest: dict[str, StoredCheck] = {}
-        for row in rows:  # oldest first: later rows replace earlier ones
-            latest[row.name] = StoredCheck(
-                id=row.id,
-                set_id=row.set_id,
-                stack=row.stack,
-                stack_version=row.stack_version,
-                created_at=row.created_at,
-                reported=row.reported,
-                result=CheckResult.model_validate(row.record),
-            )
-        return [latest[name] for name in sorted(latest)]
+            return check_rows.latest_checks(conn, stack, version, reported)
 
     def checks(self, stack: str, version: str | None = None) -> list[CheckResult]:
         """The latest measured outcome of each check for a stack (version)."""
@@ -318,9 +222,9 @@ class Store:
             for entry in entries:
                 bench_id = new_id()
                 _insert_bench(conn, bench_id, reported_bench(entry, started_at=now))
-                found = reported_checks(entry)
-                if found:
-                    _insert_reported_checks(conn, entry, found, now)
+                check_set = reported_check_set(entry, created_at=now)
+                if check_set.checks:
+                    check_rows.insert_check_set(conn, check_set)
                 ids.append(bench_id)
         return ids
 
@@ -378,34 +282,6 @@ def _insert_run(conn: Connection, bench_id: str, run: RunRecord) -> None:
             record=_dump(run),
         )
     )
-
-
-def _insert_reported_checks(
-    conn: Connection, entry: ReportedResult, found: list[CheckResult], now: float
-) -> None:
-    set_id = new_id()
-    conn.execute(
-        check_sets_t.insert().values(
-            id=set_id,
-            stack=entry.stack,
-            stack_version=entry.version,
-            reported=True,
-            created_at=now,
-            engine=entry.engine,
-            provenance={"gpu": [{"name": entry.gpu}] if entry.gpu else [], "source": entry.source},
-            source=entry.source,
-        )
-    )
-    for check in found:
-        conn.execute(
-            checks_t.insert().values(
-                set_id=set_id,
-                name=check.name,
-                passed=check.passed,
-                detail=check.detail,
-                record=_dump(check),
-            )
-        )
 
 
 def _runs_of(conn: Connection, bench_ids: list[str]) -> dict[str, list[RunRecord]]:

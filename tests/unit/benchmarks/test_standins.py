@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from servelab.recipe import load_recipe
-from tests.conftest import REPO, models_root, requires_llama
+from tests.support import REPO, models_root
 
 sys.path.insert(0, str(REPO / "benchmarks" / "standins"))
 
@@ -170,7 +170,6 @@ def test_qwen_mtp_gguf_metadata(standins):
 
 
 @pytest.mark.engine
-@requires_llama
 def test_llama_server_speculates_with_the_mtp_block(standins, tmp_path):
     from servelab.engines import get_engine
 

@@ -11,7 +11,7 @@ from servelab.checks.ceiling import find_ceiling
 from servelab.engines.base import KV_TOO_SMALL, MODEL_NOT_FOUND, Diagnosis
 from servelab.errors import EngineFailed
 from servelab.recipe import Recipe, load_recipe
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 class _Starts:
@@ -83,9 +83,9 @@ def _fake_llama_recipe(tmp_path: Path) -> Path:
     return path
 
 
-def test_stepping_down_through_real_launches(cli, tmp_path):
+def test_stepping_down_through_real_launches(run_cli, tmp_path):
     recipe = _fake_llama_recipe(tmp_path)
-    done = cli(
+    done = run_cli(
         "check",
         str(recipe),
         "--only",

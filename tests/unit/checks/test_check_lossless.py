@@ -8,7 +8,6 @@ import pytest
 
 from servelab.checks.chat import ChatClient
 from servelab.checks.lossless import PROMPTS, Output, compare, first_divergence, generate
-from tests.conftest import requires_llama
 from tests.fakes.scripted_server import ScriptedServer
 
 
@@ -68,10 +67,9 @@ def test_token_count_mismatch_and_errors_count():
 
 
 @pytest.mark.engine
-@requires_llama
-def test_real_draft_model_recipe_is_lossless(cli, tmp_path):
+def test_real_draft_model_recipe_is_lossless(run_cli, tmp_path):
     db = tmp_path / "results.db"
-    done = cli(
+    done = run_cli(
         "check",
         "local-stories260k-draft",
         "--only",

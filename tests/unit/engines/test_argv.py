@@ -84,14 +84,14 @@ def test_local_context_is_per_slot():
     assert _value(argv, "-c") == str(512 * 4)
 
 
-def test_show_prints_threads(cli):
-    result = cli("show", "local-stories260k-draft")
+def test_show_prints_threads(run_cli):
+    result = run_cli("show", "local-stories260k-draft")
     assert result.returncode == 0, result.stderr
     assert "-t 1" in result.stdout and "-td 1" in result.stdout
 
 
-def test_show_argv_format_one_per_line(cli):
-    result = cli("show", "gemma4-26b-a4b-vision-mtp", "--format", "argv")
+def test_show_argv_format_one_per_line(run_cli):
+    result = run_cli("show", "gemma4-26b-a4b-vision-mtp", "--format", "argv")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "--speculative-config" in lines and "triton_attn" in lines

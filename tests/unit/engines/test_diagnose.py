@@ -16,7 +16,7 @@ from servelab.engines.base import (
     NO_CACHE_MEMORY,
     PORT_IN_USE,
 )
-from tests.conftest import DATA
+from tests.support import DATA
 
 LOGS = DATA / "logs"
 
@@ -121,22 +121,22 @@ def test_llamacpp_missing_model_names_the_file():
         ("llamacpp_model_missing.log", MODEL_NOT_FOUND, (None, None, None)),
     ],
 )
-def test_diagnose_cli(log, kind, numbers, cli):
-    plain = cli("diagnose", str(LOGS / log))
+def test_diagnose_cli(log, kind, numbers, run_cli):
+    plain = run_cli("diagnose", str(LOGS / log))
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout.startswith(kind)
     for number in numbers:
         if number is not None:
             assert str(number) in plain.stdout
-    machine = cli("diagnose", str(LOGS / log), "--json")
+    machine = run_cli("diagnose", str(LOGS / log), "--json")
     data = json.loads(machine.stdout)
     assert set(data) >= {"kind", "message", "needed_gib", "available_gib", "max_model_len_fit"}
     assert data["kind"] == kind
     assert (data["needed_gib"], data["available_gib"], data["max_model_len_fit"]) == numbers
 
 
-def test_diagnose_missing_file_exit_2(cli, tmp_path):
-    result = cli("diagnose", str(tmp_path / "nope.log"))
+def test_diagnose_missing_file_exit_2(run_cli, tmp_path):
+    result = run_cli("diagnose", str(tmp_path / "nope.log"))
     assert result.returncode == 2 and "no such file" in result.stderr
 
 

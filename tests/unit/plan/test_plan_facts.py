@@ -14,7 +14,7 @@ from servelab.plan.hf_config import facts_from_config
 from servelab.plan.readers import read_hf_folder, read_local
 from servelab.plan.weights import bits_for, weight_memory
 from servelab.recipe import load_recipe, recipe_from_text
-from tests.conftest import DATA, models_root
+from tests.support import DATA, models_root
 
 STORIES = models_root() / "stories260k"
 

@@ -7,10 +7,9 @@ import json
 import pytest
 
 from servelab.errors import RunFailed
-from servelab.records import Cluster, Regimes
+from servelab.records import CheckSet, Cluster, Regimes
 from servelab.report.recommend import evidence_text, recommend
 from servelab.store import Store, load_reported
-from tests.conftest import run_cli
 from tests.store_samples import BASELINE_SERIES, POST_TABLE_1, full_bench, passed
 
 
@@ -27,12 +26,18 @@ def db(tmp_path):
         store.save_bench(_bench("text-fast", POST_TABLE_1, context=262144))
         store.save_bench(_bench("vision-slow", BASELINE_SERIES))
         store.save_checks(
-            stack="text-fast",
-            stack_version="1.0.0",
-            checks=[passed("vision", False), passed("tools")],
+            CheckSet(
+                stack="text-fast",
+                stack_version="1.0.0",
+                checks=[passed("vision", False), passed("tools")],
+            )
         )
         store.save_checks(
-            stack="vision-slow", stack_version="1.0.0", checks=[passed("vision"), passed("tools")]
+            CheckSet(
+                stack="vision-slow",
+                stack_version="1.0.0",
+                checks=[passed("vision"), passed("tools")],
+            )
         )
     return path
 
@@ -78,7 +83,7 @@ def test_a_bimodal_stack_is_ranked_by_its_slow_cluster(tmp_path):
     assert pick.best.stack == "steady" and pick.others[0].ranked_by_tps == 60.0
 
 
-def test_nothing_qualifies_is_a_clear_message(tmp_path, db):
+def test_nothing_qualifies_is_a_clear_message(run_cli, tmp_path, db):
     empty = str(tmp_path / "empty.db")
     done = run_cli("recommend", "--db", empty)
     assert done.returncode == 1
@@ -92,7 +97,7 @@ def test_nothing_qualifies_is_a_clear_message(tmp_path, db):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_recommend_on_the_command_line(db):
+def test_recommend_on_the_command_line(run_cli, db):
     done = run_cli("recommend", "--needs", "vision,tools", "--db", db)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("vision-slow@1.0.0")

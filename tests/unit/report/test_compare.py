@@ -8,11 +8,10 @@ import statistics
 import pytest
 
 from servelab.errors import BadInput
-from servelab.records import Regimes
+from servelab.records import CheckSet, Regimes
 from servelab.report.compare import compare, compare_markdown, parse_side
 from servelab.report.ratio import fieller, fieller_from_stats
 from servelab.store import Store, load_reported
-from tests.conftest import run_cli
 from tests.store_samples import (
     BASELINE_SERIES,
     POST_TABLE_1,
@@ -89,7 +88,7 @@ def _store_the_posts_versions(db: str) -> None:
             ("1.0.0", [passed("vision")]),
             ("1.0.5", [passed("vision"), passed("tools")]),
         ):
-            store.save_checks(stack="gemma", stack_version=version, checks=found)
+            store.save_checks(CheckSet(stack="gemma", stack_version=version, checks=found))
 
 
 def test_the_version_table_between_two_stored_versions(tmp_path):
@@ -117,7 +116,7 @@ def test_the_version_table_between_two_stored_versions(tmp_path):
     assert markdown[1] == "|---|---|---|"
 
 
-def test_compare_on_the_command_line(tmp_path):
+def test_compare_on_the_command_line(run_cli, tmp_path):
     db = str(tmp_path / "r.db")
     _store_the_posts_versions(db)
     done = run_cli("compare", "gemma@1.0.0", "gemma", "--markdown", "--db", db)

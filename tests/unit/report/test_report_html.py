@@ -12,6 +12,7 @@ import pytest
 from servelab.records import (
     BenchResult,
     CheckResult,
+    CheckSet,
     ConcurrencyLevel,
     Provenance,
     RunRecord,
@@ -162,19 +163,20 @@ def test_empty_store_renders(tmp_path: Path) -> None:
     assert "No stored results yet." in text and "No stored checks." in text
 
 
-def test_report_command_reads_the_store(tmp_path: Path) -> None:
+def test_report_command_reads_the_store(run_cli, tmp_path: Path) -> None:
     """`servelab report --html` against a real SQLite store: latest bench, board, checks."""
     from servelab.store import Store
-    from tests.conftest import run_cli
 
     db = tmp_path / "results.db"
     bench = _bench()
     with Store(str(db)) as store:
         store.save_bench(bench.model_copy(update={"id": None}))
         store.save_checks(
-            stack="gemma4-26b-a4b-vision-mtp",
-            stack_version="1.0.5",
-            checks=_checks()["gemma4-26b-a4b-vision-mtp 1.0.5"],
+            CheckSet(
+                stack="gemma4-26b-a4b-vision-mtp",
+                stack_version="1.0.5",
+                checks=_checks()["gemma4-26b-a4b-vision-mtp 1.0.5"],
+            )
         )
     out = tmp_path / "site" / "report.html"
     result = run_cli("report", "--html", str(out), "--db", str(db), timeout=120)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from servelab.errors import BadInput, RunFailed
-from servelab.records import BenchResult, CheckResult, RunRecord
+from servelab.records import BenchResult, CheckResult, CheckSet, RunRecord
 from servelab.store import SCHEMA_VERSION, Store, load_reported, migrate, resolve_url
 from servelab.store.url import make_engine
 from tests.store_samples import fresh_pg_database, full_bench, full_run, passed
@@ -157,30 +157,34 @@ def test_a_run_for_an_unknown_bench_is_refused_and_not_written(store_url):
 def test_checks_keep_provenance_and_the_latest_outcome_per_name(store_url):
     with Store(store_url) as store:
         first = store.save_checks(
-            stack="s",
-            stack_version="1",
-            recipe_hash="abc",
-            recipe={"name": "s"},
-            endpoint="http://127.0.0.1:1",
-            engine="llamacpp",
-            engine_version="b1",
-            gpu=[],
-            checks=[passed("vision", False), passed("tools")],
-            created_at=10.0,
+            CheckSet(
+                stack="s",
+                stack_version="1",
+                recipe_hash="abc",
+                recipe={"name": "s"},
+                endpoint="http://127.0.0.1:1",
+                engine="llamacpp",
+                engine_version="b1",
+                gpu=[],
+                checks=[passed("vision", False), passed("tools")],
+                created_at=10.0,
+            )
         )
         second = store.save_checks(
-            stack="s",
-            stack_version="1",
-            recipe_hash="abc",
-            recipe={"name": "s"},
-            endpoint="http://127.0.0.1:1",
-            engine="llamacpp",
-            engine_version="b1",
-            gpu=[],
-            checks=[passed("vision")],
-            created_at=20.0,
+            CheckSet(
+                stack="s",
+                stack_version="1",
+                recipe_hash="abc",
+                recipe={"name": "s"},
+                endpoint="http://127.0.0.1:1",
+                engine="llamacpp",
+                engine_version="b1",
+                gpu=[],
+                checks=[passed("vision")],
+                created_at=20.0,
+            )
         )
-        store.save_checks(stack="s", stack_version="2", checks=[passed("tools", False)])
+        store.save_checks(CheckSet(stack="s", stack_version="2", checks=[passed("tools", False)]))
         latest = store.check_records("s", "1")
         results = store.checks("s", "1")
     assert [(c.result.name, c.result.passed, c.set_id) for c in latest] == [

@@ -12,7 +12,6 @@ from servelab.errors import EngineFailed
 from servelab.gpu import detect_gpus
 from servelab.recipe import load_recipe
 from servelab.tune.ray_executor import task_resources, unplaceable, worker_env
-from tests.conftest import run_cli
 
 launch = importlib.import_module("servelab.launch")  # the package exports the function
 TP2 = Path(__file__).resolve().parents[2] / "data" / "recipes" / "tp2-vllm.yaml"
@@ -67,7 +66,7 @@ def test_start_refuses_a_recipe_needing_more_gpus_than_nvml_reports(monkeypatch)
 
 
 @pytest.mark.skipif(len(detect_gpus()) >= 2, reason="this machine has 2 GPUs or more")
-def test_up_refuses_a_tp2_recipe_in_one_line_with_exit_3():
+def test_up_refuses_a_tp2_recipe_in_one_line_with_exit_3(run_cli):
     done = run_cli("up", str(TP2))
     assert done.returncode == 3
     lines = done.stderr.strip().splitlines()

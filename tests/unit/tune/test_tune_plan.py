@@ -15,7 +15,6 @@ from servelab.store import Store, migrate
 from servelab.store.url import make_engine, resolve_url
 from servelab.tune import analyse, build_plan, open_tune, parse_sweep
 from servelab.tune.sweep import TuneSettings
-from tests.conftest import run_cli
 
 SETTINGS = TuneSettings(runs=4, tokens=100, workload="story")
 SWEEP = "speculative.num_speculative_tokens"
@@ -265,7 +264,7 @@ def test_a_v2_database_gains_the_tune_tables(tmp_path):
         (["--sweep", f"{SWEEP}=1", "--resume", "last"], "no unfinished tune"),
     ],
 )
-def test_bad_tune_input_is_one_line_and_exit_2(tmp_path, args, message):
+def test_bad_tune_input_is_one_line_and_exit_2(run_cli, tmp_path, args, message):
     done = run_cli("tune", "local-stories260k-draft", *args, "--db", str(tmp_path / "t.db"))
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()

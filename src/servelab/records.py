@@ -16,8 +16,8 @@ BenchStatus = Literal["running", "complete", "interrupted", "failed"]
 """A bench's status: running until it ends complete, interrupted (Ctrl-C) or failed."""
 TuneStatus = Literal["running", "complete", "incomplete", "interrupted"]
 """A tune's status: incomplete when a slot did not finish (it can be resumed)."""
-SlotStatus = Literal["complete", "interrupted", "failed", "missing"]
-"""A tune slot in a report: its bench's final status, failed (no bench), or missing (not run)."""
+SlotStatus = Literal["running", "complete", "interrupted", "failed", "missing"]
+"""A tune slot: its bench's status, failed (no bench stored), or missing (not run yet)."""
 
 
 class FailureKind(StrEnum):

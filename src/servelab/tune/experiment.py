@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from servelab.errors import BadInput, RunFailed
-from servelab.records import BenchResult, TuneRecord
+from servelab.records import BenchResult, TuneRecord, TuneStatus
 from servelab.store.store import new_id
 from servelab.tune.analysis import analyse
 from servelab.tune.executors import Executor, OnDone
+from servelab.tune.report import TuneReport
 from servelab.tune.slot import Progress, SlotOutcome
 from servelab.tune.sweep import Slot, TunePlan, value_text
 
@@ -34,8 +34,8 @@ class TuneRun:
 
     tune_id: str
     plan: TunePlan
-    report: dict[str, Any]
-    status: str
+    report: TuneReport
+    status: TuneStatus
     outcomes: list[SlotOutcome] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
 
@@ -116,7 +116,7 @@ def pending_slots(plan: TunePlan, finished: dict[str, str]) -> list[Slot]:
 
 def report(
     store, tune_id: str, plan: TunePlan, objective: str, outcomes: Sequence[SlotOutcome] = ()
-) -> dict[str, Any]:
+) -> TuneReport:
     """The analysis of everything stored for the tune (plus this run's task failures)."""
     finished = finished_benches(store, tune_id)
     benches: dict[str, BenchResult] = {slot: store.bench(bid) for slot, bid in finished.items()}
@@ -124,8 +124,7 @@ def report(
     for outcome in outcomes:
         if outcome.error and outcome.slot not in finished:
             errors[outcome.slot] = outcome.error
-    data = analyse(plan, benches, errors, objective=objective)
-    return {"tune_id": tune_id, **data}
+    return analyse(plan, benches, errors, objective=objective, tune_id=tune_id)
 
 
 def run_tune(
@@ -164,7 +163,7 @@ def run_tune(
     status = "complete" if all(slot.name in done for slot in plan.slots) else "incomplete"
     store.finish_tune(tune_id, status)
     data = report(store, tune_id, plan, objective, outcomes)
-    data["notes"] = [executor.note] if executor.note else []
+    data.notes = [executor.note] if executor.note else []
     return TuneRun(
         tune_id=tune_id,
         plan=plan,

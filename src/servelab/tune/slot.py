@@ -11,6 +11,7 @@ from typing import Any
 from servelab.bench.runner import Bench, BenchOptions, RunHook, target_for_recipe
 from servelab.launch import launch
 from servelab.recipe import Recipe
+from servelab.records import SlotStatus
 from servelab.store.store import new_id
 from servelab.tune.sweep import Slot, TunePlan
 from servelab.workloads import get_workload
@@ -24,7 +25,7 @@ class SlotOutcome:
 
     slot: str
     bench_id: str | None
-    status: str  # complete, failed or interrupted
+    status: SlotStatus  # complete, failed or interrupted
     error: str | None = None
     host: str | None = None
 

@@ -153,26 +153,24 @@ def test_speedup_is_fieller_on_the_pooled_baseline_and_variants_keep_sweep_order
         "variant-3": bench([120.0, 121.0, 119.0], failed_runs=1, bench_id="v3"),
     }
     report = analyse(plan, benches, {})
-    assert [v["value"] for v in report["variants"]] == [1, 2, 3]
-    assert report["baseline"]["n"] == 6 and report["baseline"]["mean"] == pytest.approx(100.0)
-    for variant, values in zip(
-        report["variants"], ([150, 153, 147], [210, 190, 200]), strict=False
-    ):
+    assert [v.value for v in report.variants] == [1, 2, 3]
+    assert report.baseline.n == 6 and report.baseline.mean == pytest.approx(100.0)
+    for variant, values in zip(report.variants, ([150, 153, 147], [210, 190, 200]), strict=False):
         expected = fieller(start + end, [float(v) for v in values])
-        assert variant["speedup"] == pytest.approx(expected.ratio)
-        assert variant["speedup_ci95"] == pytest.approx([expected.low, expected.high])
-    assert report["variants"][0]["acceptance_rate"] == 0.8
-    assert report["variants"][2]["all_ok"] is False and report["variants"][2]["runs_ok"] == 4
+        assert variant.speedup == pytest.approx(expected.ratio)
+        assert variant.speedup_ci95 == pytest.approx([expected.low, expected.high])
+    assert report.variants[0].acceptance_rate == 0.8
+    assert report.variants[2].all_ok is False and report.variants[2].runs_ok == 4
     # Best: the highest mean among variants whose runs all succeeded.
-    assert report["best"]["value"] == 2 and "runs all succeeded" in report["best"]["rule"]
+    assert report.best.value == 2 and "runs all succeeded" in report.best.rule
     # The tighter interval wins when the objective is the lower bound.
     cautious = analyse(plan, benches, {}, objective="speedup_ci_low")
-    low_1 = report["variants"][0]["speedup_ci95"][0]
-    low_2 = report["variants"][1]["speedup_ci95"][0]
-    assert cautious["best"]["value"] == (1 if low_1 > low_2 else 2)
-    drift = report["baseline"]["drift"]
-    assert drift["ratio"] == pytest.approx(1.0) and drift["large"] is False
-    positions = {v["slot"]: v["position"] for v in report["variants"]}
+    low_1 = report.variants[0].speedup_ci95[0]
+    low_2 = report.variants[1].speedup_ci95[0]
+    assert cautious.best.value == (1 if low_1 > low_2 else 2)
+    drift = report.baseline.drift
+    assert drift.ratio == pytest.approx(1.0) and drift.large is False
+    positions = {v.slot: v.position for v in report.variants}
     assert sorted(positions.values()) == [2, 3, 4]
 
 
@@ -183,9 +181,9 @@ def test_drift_as_large_as_an_effect_is_flagged():
         "baseline-end": bench([110.0, 111.0, 109.0]),
         "variant-1": bench([112.0, 113.0, 111.0]),
     }
-    drift = analyse(plan, benches, {})["baseline"]["drift"]
-    assert drift["pct"] == pytest.approx(10.0) and drift["large"] is True
-    assert "treat small speedups as noise" in drift["note"]
+    drift = analyse(plan, benches, {}).baseline.drift
+    assert drift.pct == pytest.approx(10.0) and drift.large is True
+    assert "treat small speedups as noise" in drift.note
 
 
 def test_missing_and_failed_slots_are_reported_without_a_best():
@@ -193,11 +191,11 @@ def test_missing_and_failed_slots_are_reported_without_a_best():
     report = analyse(
         plan, {"baseline-start": bench([100.0, 101.0])}, {"variant-1": "engine failed"}
     )
-    [variant] = report["variants"]
-    assert variant["status"] == "failed" and variant["error"] == "engine failed"
-    assert variant["speedup"] is None and report["best"] is None
-    assert report["baseline"]["drift"]["ratio"] is None
-    assert [b["status"] for b in report["baseline"]["benches"]] == ["complete", "missing"]
+    [variant] = report.variants
+    assert variant.status == "failed" and variant.error == "engine failed"
+    assert variant.speedup is None and report.best is None
+    assert report.baseline.drift.ratio is None
+    assert [b.status for b in report.baseline.benches] == ["complete", "missing"]
 
 
 # --- store ----------------------------------------------------------------------------------
@@ -269,3 +267,36 @@ def test_bad_tune_input_is_one_line_and_exit_2(run_cli, tmp_path, args, message)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_the_typed_report_keeps_the_json_shape():
+    plan = plan_for("1")
+    benches = {
+        "baseline-start": bench([100.0, 101.0, 99.0]),
+        "baseline-end": bench([100.0, 100.5, 99.5]),
+        "variant-1": bench([150.0, 153.0, 147.0], alpha=0.8),
+    }
+    data = analyse(plan, benches, {}, tune_id="t1").model_dump()
+    assert list(data) == [
+        "tune_id", "recipe", "recipe_hash", "key", "values", "seed", "order", "settings",
+        "baseline", "variants", "best", "method", "notes",
+    ]  # fmt: skip
+    assert list(data["baseline"]) == [
+        "n", "mean", "median", "min", "max", "range", "stdev", "ci95", "cv",
+        "name", "recipe_hash", "benches", "drift",
+    ]  # fmt: skip
+    assert list(data["baseline"]["drift"]) == ["ratio", "ci95", "pct", "large", "note", "rule"]
+    assert list(data["baseline"]["benches"][0]) == [
+        "slot", "position", "bench_id", "status", "error", "summary",
+    ]  # fmt: skip
+    assert list(data["variants"][0]) == [
+        "value", "label", "slot", "position", "bench_id", "status", "error", "runs", "runs_ok",
+        "all_ok", "summary", "speedup", "speedup_ci95", "acceptance_rate",
+        "mean_acceptance_length", "estimated_tokens_per_step", "regimes",
+    ]  # fmt: skip
+    assert list(data["best"]) == [
+        "value", "label", "slot", "decode_tps", "speedup", "speedup_ci95", "objective", "rule",
+        "note",
+    ]  # fmt: skip
+    assert list(data["settings"]) == ["runs", "tokens", "workload", "timeout_s"]
+    assert data["variants"][0]["summary"]["n"] == 3 and data["best"]["value"] == 1

@@ -1,6 +1,6 @@
 """Shared fixtures: an isolated servelab home, the models folder, running the real CLI.
 
-Tests marked ``engine`` start the real llama-server; they are skipped where it is not built.
+Tests marked ``llama`` need the real llama-server; they are skipped where it is not built.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="llama-server not built (pip install -e '.[llama]')")
     for item in items:
-        if item.get_closest_marker("engine"):
+        if item.get_closest_marker("llama"):
             item.add_marker(skip)
 
 

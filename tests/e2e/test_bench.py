@@ -20,7 +20,7 @@ def bench_schema() -> dict:
     return json.loads(resources.files("servelab").joinpath("schemas/bench.json").read_text())
 
 
-@pytest.mark.engine
+@pytest.mark.llama
 def test_real_llama_server_draft_recipe_acceptance_from_metrics_and_timings(run_cli, tmp_path):
     out = tmp_path / "bench.json"
     result = run_cli("bench", "local-stories260k-draft", "--runs", "5", "--json", str(out))

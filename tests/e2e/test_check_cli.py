@@ -154,6 +154,7 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, args, message):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.llama
 @pytest.mark.engine
 def test_real_llama_server_reports_honest_failures(run_cli, tmp_path):
     out = tmp_path / "checks.json"

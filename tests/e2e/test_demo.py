@@ -29,7 +29,7 @@ def demo_board(run_cli: RunCli):
     return demo_board
 
 
-@pytest.mark.engine
+@pytest.mark.llama
 @pytest.mark.postgres
 def test_demo_then_board_and_compare_on_sqlite_and_postgresql(demo_board, run_cli, tmp_path):
     pg = os.environ.get("SERVELAB_TEST_PG")

@@ -29,7 +29,7 @@ def _wait_gone(pids: list[int], seconds: float = 20) -> bool:
     return False
 
 
-@pytest.mark.engine
+@pytest.mark.llama
 def test_up_ready_chat_down_leaves_no_process(run_cli):
     up = run_cli("up", "local-stories260k", "--json")
     assert up.returncode == 0, up.stderr
@@ -59,7 +59,7 @@ def test_up_ready_chat_down_leaves_no_process(run_cli):
     assert json.loads(run_cli("status", "--json").stdout) == []
 
 
-@pytest.mark.engine
+@pytest.mark.llama
 def test_python_api_context_manager():
     with launch(load_recipe("local-stories260k")) as ep:
         pid = ep.pid
@@ -80,7 +80,7 @@ def test_missing_model_file_exit_3(run_cli, tmp_path):
     assert "model /nonexistent/none.gguf not found" in line
 
 
-@pytest.mark.engine
+@pytest.mark.llama
 def test_corrupt_model_is_classified_by_the_engine_log(run_cli, tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a gguf file at all" * 10)

@@ -176,6 +176,7 @@ def tune_cli(run_cli: RunCli):
     return tune_cli
 
 
+@pytest.mark.llama
 @pytest.mark.engine
 @pytest.mark.timeout(600)
 def test_ray_tune_stores_every_result_and_reports_like_a_sequential_run(

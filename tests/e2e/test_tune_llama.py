@@ -9,6 +9,7 @@ import pytest
 from servelab.store import Store
 
 
+@pytest.mark.llama
 @pytest.mark.engine
 def test_tune_of_the_draft_recipe_reports_speedups_with_intervals_and_a_best_value(
     run_cli, tmp_path

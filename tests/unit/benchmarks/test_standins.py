@@ -169,6 +169,7 @@ def test_qwen_mtp_gguf_metadata(standins):
     assert tensors["blk.4.nextn.eh_proj.weight"] == (64, 128)
 
 
+@pytest.mark.llama
 @pytest.mark.engine
 def test_llama_server_speculates_with_the_mtp_block(standins, tmp_path):
     from servelab.engines import get_engine

@@ -66,6 +66,7 @@ def test_token_count_mismatch_and_errors_count():
     assert "request failed: HTTP 500: boom" in result.detail
 
 
+@pytest.mark.llama
 @pytest.mark.engine
 def test_real_draft_model_recipe_is_lossless(run_cli, tmp_path):
     db = tmp_path / "results.db"

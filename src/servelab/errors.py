@@ -1,10 +1,51 @@
-"""Errors that the CLI turns into one line on stderr and an exit code (docs/design.md)."""
+"""Errors that the CLI turns into one line on stderr and an exit code (docs/design.md).
+
+An error about one setting names its field (``gpu_util``), never a command-line flag; only the
+CLI shows the field as its flag (``--gpu-util``). ``mentions`` are other fields the reason refers
+to as ``{field}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def field_name(field: str) -> str:
+    """How a library caller sees a field: its own name."""
+    return field
 
 
 class ServelabError(Exception):
-    """Base error: carries the exit code the CLI should use."""
+    """Base error: carries the exit code the CLI should use and, optionally, the field."""
 
     exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: object = None,
+        mentions: Sequence[str] = (),
+    ):
+        super().__init__(message)
+        self.reason = message
+        self.field = field
+        self.value = value
+        self.mentions = tuple(mentions)
+
+    def text(self, label: Callable[[str], str] = field_name) -> str:
+        """The one-line message, each field shown as ``label(field)``."""
+        reason = self.reason
+        for name in self.mentions:
+            reason = reason.replace("{" + name + "}", label(name))
+        if self.field is None:
+            return reason
+        shown = label(self.field) + ("" if self.value is None else f" {self.value}")
+        return f"{shown}: {reason}"
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 class RunFailed(ServelabError):
@@ -14,7 +55,7 @@ class RunFailed(ServelabError):
 
 
 class BadInput(ServelabError):
-    """A recipe, flag or file is wrong (exit 2)."""
+    """A recipe, setting or file is wrong (exit 2)."""
 
     exit_code = 2
 

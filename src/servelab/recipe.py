@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from servelab.errors import BadInput
+from servelab.options import DEFAULTS
 from servelab.paths import data_dir
 
 EngineName = Literal["vllm", "llamacpp"]
@@ -155,9 +156,9 @@ class Server(_Strict):
 class BenchDefaults(_Strict):
     """Defaults for `servelab bench` on this recipe."""
 
-    runs: int = Field(10, ge=1, description="Runs per bench.")
-    tokens: int = Field(2500, ge=1, description="Output tokens per run.")
-    prompt: str = Field("space-invaders", description="Workload name.")
+    runs: int = Field(DEFAULTS.runs, ge=1, description="Runs per bench.")
+    tokens: int = Field(DEFAULTS.tokens, ge=1, description="Output tokens per run.")
+    prompt: str = Field(DEFAULTS.workload, description="Workload name.")
 
 
 class Recipe(_Strict):

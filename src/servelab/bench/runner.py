@@ -16,6 +16,7 @@ from servelab.bench.stats import percentile, summarize
 from servelab.client import run_concurrent, stream_client, stream_run
 from servelab.engines import Engine, get_engine
 from servelab.engines.base import fixed_length_fields
+from servelab.options import DEFAULTS
 from servelab.recipe import Recipe
 from servelab.records import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
 from servelab.workloads import Workload, with_depth
@@ -27,8 +28,8 @@ RunHook = Callable[[RunRecord], None]
 class BenchOptions:
     """What to measure."""
 
-    runs: int = 10
-    tokens: int = 2500
+    runs: int = DEFAULTS.runs
+    tokens: int = DEFAULTS.tokens
     keep_cold: bool = False
     concurrency: list[int] = field(default_factory=list)
     depth: int = 0

@@ -79,8 +79,9 @@ def parse_only(text: str | None) -> list[str] | None:
     unknown = [name for name in names if name not in CHECK_NAMES]
     if unknown or not names:
         raise BadInput(
-            f"--only: unknown check {', '.join(unknown) or '(none given)'} "
-            f"(expected a comma list of {', '.join(CHECK_NAMES)})"
+            f"unknown check {', '.join(unknown) or '(none given)'} "
+            f"(expected a comma list of {', '.join(CHECK_NAMES)})",
+            field="only",
         )
     return list(dict.fromkeys(names))
 
@@ -237,7 +238,8 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
         raise BadInput("ceiling: needs a RECIPE (servelab starts the server at each length)")
     if "lossless" in names and not options.twin_endpoint:
         raise BadInput(
-            "lossless: with --endpoint, give the no-speculation server as --twin-endpoint URL"
+            "lossless: with {endpoint}, give the no-speculation server as {twin_endpoint} URL",
+            mentions=["endpoint", "twin_endpoint"],
         )
     url = url.rstrip("/").removesuffix("/v1")
     engine, version = detect_engine(url)
@@ -245,7 +247,12 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
         if not model:
             client.model = client.first_model() or ""
             if not client.model:
-                raise BadInput(f"--endpoint {url}: no model listed at /v1/models; pass --model")
+                raise BadInput(
+                    "no model listed at /v1/models; pass {model}",
+                    field="endpoint",
+                    value=url,
+                    mentions=["model"],
+                )
         report = CheckReport(
             checks=[],
             endpoint=url,

@@ -36,6 +36,15 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+# Fields whose flag is not ``--`` + the field with dashes.
+FLAG_OF_FIELD = {"host_port": "--port"}
+
+
+def flag_for(field: str) -> str:
+    """The command-line flag that sets a library field (gpu_util → --gpu-util)."""
+    return FLAG_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+
+
 def guarded(func: F) -> F:
     """Turn servelab errors (and unexpected ones) into one line and an exit code."""
 
@@ -48,7 +57,7 @@ def guarded(func: F) -> F:
         except ServelabError as exc:
             if STATE["debug"]:
                 raise
-            fail(str(exc), exc.exit_code)
+            fail(exc.text(flag_for), exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except Exception as exc:  # a bug or an unforeseen environment: still one line
@@ -70,6 +79,17 @@ def emit_json(data: Any, target: str | None) -> None:
 
 def db_url(option: str | None) -> str | None:
     return option or os.environ.get("SERVELAB_DB")
+
+
+WORKLOAD_HELP = "Workload name or @FILE."
+PROMPT_ALIAS_HELP = "Deprecated name of --workload."
+
+
+def workload_option(workload: str | None, prompt: str | None) -> str | None:
+    """``--workload``, or the deprecated ``--prompt`` (with a note on stderr)."""
+    if prompt is not None:
+        err_console.print("[dim]note: --prompt is deprecated; use --workload[/]", highlight=False)
+    return workload if workload is not None else prompt
 
 
 JSON_HELP = "Write machine-readable output to FILE ('-' for stdout)."

@@ -15,16 +15,20 @@ from servelab.bench.runner import Bench, BenchOptions, Target, target_for_recipe
 from servelab.cli.app import (
     DB_HELP,
     JSON_HELP,
+    PROMPT_ALIAS_HELP,
+    WORKLOAD_HELP,
     app,
     console,
     db_url,
     emit_json,
     err_console,
     guarded,
+    workload_option,
 )
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import Endpoint, launch, running
+from servelab.options import DEFAULTS, measure_settings
 from servelab.recipe import load_recipe
 from servelab.records import BenchResult, ConcurrencyLevel
 from servelab.workloads import get_workload
@@ -183,9 +187,12 @@ def bench_command(
     endpoint: str = typer.Option(None, "--endpoint", help="Bench a running server at URL."),
     model: str = typer.Option(None, "--model", help="Model id (default: the first served)."),
     name: str = typer.Option(None, "--name", help="Stack name to store an endpoint under."),
-    runs: int = typer.Option(None, "--runs", min=1, help="Runs (default: recipe's, else 10)."),
+    runs: int = typer.Option(
+        None, "--runs", min=1, help=f"Runs (default: recipe's, else {DEFAULTS.runs})."
+    ),
     tokens: int = typer.Option(None, "--tokens", min=2, help="Output tokens per run."),
-    prompt: str = typer.Option(None, "--prompt", help="Workload name or @FILE."),
+    workload: str = typer.Option(None, "--workload", help=WORKLOAD_HELP),
+    prompt: str = typer.Option(None, "--prompt", hidden=True, help=PROMPT_ALIAS_HELP),
     concurrency: str = typer.Option(None, "--concurrency", help="Levels, e.g. 1,2,4."),
     depth: int = typer.Option(0, "--depth", min=0, help="Prefill N tokens of context first."),
     keep_cold: bool = typer.Option(False, "--keep-cold", help="Count the first (cold) run."),
@@ -202,10 +209,15 @@ def bench_command(
         raise BadInput("give a RECIPE or --endpoint URL (one of them)")
     api_key = api_key or os.environ.get("SERVELAB_API_KEY")
     recipe = load_recipe(recipe_ref) if recipe_ref else None
-    defaults = recipe.bench if recipe else None
+    settings = measure_settings(
+        recipe.bench if recipe else None,
+        runs=runs,
+        tokens=tokens,
+        workload=workload_option(workload, prompt),
+    )
     options = BenchOptions(
-        runs=runs or (defaults.runs if defaults else 10),
-        tokens=tokens or (defaults.tokens if defaults else 2500),
+        runs=settings.runs,
+        tokens=settings.tokens,
         keep_cold=keep_cold,
         concurrency=parse_levels(concurrency),
         depth=depth,
@@ -213,7 +225,7 @@ def bench_command(
         temperature=temperature,
         api_key=api_key,
     )
-    workload = get_workload(prompt or (defaults.prompt if defaults else "space-invaders"))
+    chosen = get_workload(settings.workload)
     store = open_store(db)
     with ExitStack() as stack:
         running_ep = running_endpoint(recipe.name) if recipe is not None else None
@@ -242,7 +254,7 @@ def bench_command(
                 tps = f"{run.decode_tps:.1f} t/s" if run.decode_tps else (run.error or "")
                 progress.update(task, advance=1, description=f"run {run.index}: {tps}")
 
-            bench = Bench(target, workload, options, store, on_run=advance)
+            bench = Bench(target, chosen, options, store, on_run=advance)
             try:
                 result = bench.run()
             except KeyboardInterrupt:

@@ -9,14 +9,18 @@ import typer
 from servelab.cli.app import (
     DB_HELP,
     JSON_HELP,
+    PROMPT_ALIAS_HELP,
+    WORKLOAD_HELP,
     app,
     console,
     db_url,
     emit_json,
     err_console,
     guarded,
+    workload_option,
 )
 from servelab.errors import BadInput, RunFailed
+from servelab.options import measure_settings
 from servelab.recipe import load_recipe
 from servelab.render.tune import render_tune
 from servelab.tune.executors import EXECUTORS, make_executor
@@ -51,7 +55,8 @@ def tune_command(
     sweep: str = typer.Option(..., "--sweep", help="KEY=V1,V2,… (values as YAML scalars)."),
     runs: int = typer.Option(None, "--runs", min=1, help="Runs per bench (default: recipe's)."),
     tokens: int = typer.Option(None, "--tokens", min=2, help="Output tokens per run."),
-    workload: str = typer.Option(None, "--workload", help="Workload name or @FILE."),
+    workload: str = typer.Option(None, "--workload", help=WORKLOAD_HELP),
+    prompt: str = typer.Option(None, "--prompt", hidden=True, help=PROMPT_ALIAS_HELP),
     baseline_ref: str = typer.Option(
         None, "--baseline", help="Baseline recipe (default: RECIPE without speculation)."
     ),
@@ -85,12 +90,10 @@ def tune_command(
     recipe = load_recipe(recipe_ref)
     parsed = parse_sweep(sweep)
     baseline = load_recipe(baseline_ref) if baseline_ref else None
-    settings = TuneSettings(
-        runs=runs or recipe.bench.runs,
-        tokens=tokens or recipe.bench.tokens,
-        workload=workload or recipe.bench.prompt,
-        timeout_s=timeout,
+    merged = measure_settings(
+        recipe.bench, runs=runs, tokens=tokens, workload=workload_option(workload, prompt)
     )
+    settings = TuneSettings(**merged.model_dump(), timeout_s=timeout)
     from servelab.workloads import get_workload
 
     get_workload(settings.workload)  # a bad name fails before anything starts

@@ -27,7 +27,7 @@ def _options(opts: dict[str, object]) -> ExportOptions:
 
 def _check(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise BadInput(f"--format: unknown format {fmt!r} (expected {', '.join(FORMATS)})")
+        raise BadInput(f"unknown format {fmt!r} (expected {', '.join(FORMATS)})", field="format")
 
 
 def export_files(recipe: Recipe, fmt: str, **opts: object) -> dict[str, str]:

@@ -260,7 +260,8 @@ def server_spec(recipe: Recipe, opts: ExportOptions) -> tuple[ContainerSpec, int
     if ray.args == container_spec(recipe, executor="mp").args:
         raise BadInput(
             f"{recipe.name}: {recipe.engine.name} has no Ray executor, so it can't span "
-            f"{nodes} nodes; export it for one node (--nodes 1)"
+            f"{nodes} nodes; export it for one node ({{nodes}} 1)",
+            mentions=["nodes"],
         )
     if recipe.parallel.gpus % nodes:
         raise BadInput(

@@ -24,8 +24,10 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         if self.nodes is not None and self.nodes < 1:
-            raise BadInput(f"--nodes: expected a positive number (got {self.nodes})")
+            raise BadInput(f"expected a positive number (got {self.nodes})", field="nodes")
         if self.run_as_user is not None and self.run_as_user < 1:
-            raise BadInput(f"--run-as-user: expected a non-root UID ≥ 1 (got {self.run_as_user})")
+            raise BadInput(
+                f"expected a non-root UID ≥ 1 (got {self.run_as_user})", field="run_as_user"
+            )
         if self.host_port is not None and not 1 <= self.host_port <= 65535:
-            raise BadInput(f"--port: expected 1-65535 (got {self.host_port})")
+            raise BadInput(f"expected 1-65535 (got {self.host_port})", field="host_port")

@@ -52,15 +52,18 @@ def _choose_gpu(name: str | None, memory_gib: float | None, bandwidth_gbs: float
 def _length(recipe: Recipe, facts: ModelFacts, requested: int | None) -> tuple[int, str]:
     if requested is not None:
         if requested < 1:
-            raise BadInput(f"--max-model-len {requested}: expected a positive number of tokens")
+            raise BadInput(
+                "expected a positive number of tokens", field="max_model_len", value=requested
+            )
         return requested, "--max-model-len"
     if recipe.context.max_model_len:
         return recipe.context.max_model_len, "recipe context.max_model_len"
     if facts.native_context:
         return facts.native_context, "the model's native context (engine default)"
     raise BadInput(
-        f"{recipe.name}: no max_model_len (set context.max_model_len or pass --max-model-len; "
-        "the model's native context is unknown)"
+        f"{recipe.name}: no max_model_len (set context.max_model_len or pass {{max_model_len}}; "
+        "the model's native context is unknown)",
+        mentions=["max_model_len"],
     )
 
 
@@ -108,7 +111,7 @@ def build_plan(
     card = _choose_gpu(gpu, gpu_mem_gib, bandwidth_gbs)
     util = gpu_util or recipe.limits.gpu_memory_utilization or layout.default_gpu_util
     if not 0 < util <= 1:
-        raise BadInput(f"--gpu-util {util}: expected a fraction in (0, 1]")
+        raise BadInput("expected a fraction in (0, 1]", field="gpu_util", value=util)
     tp, pp = recipe.parallel.tensor, recipe.parallel.pipeline
     stages = kv.shard(facts.layers, tp, pp)
     needed = max(kv.needed_bytes(stage, length, layout) for stage in stages)
@@ -184,7 +187,7 @@ def _available(
     """KV bytes available per GPU and the formula that gave them."""
     if given_gib is not None:
         if given_gib < 0:
-            raise BadInput(f"--kv-available {given_gib}: expected GiB ≥ 0")
+            raise BadInput("expected GiB ≥ 0", field="kv_available", value=given_gib)
         return given_gib * GIB, "--kv-available"
     if card.memory_gib is None:
         return None, "unknown: no GPU memory (pass --gpu NAME, --gpu-mem GIB or --kv-available)"

@@ -62,5 +62,5 @@ def gpu_by_name(name: str) -> GpuSpec:
     found = match_gpu(name)
     if found is None:
         known = ", ".join(spec.key for spec in GPUS)
-        raise BadInput(f"--gpu {name!r}: unknown GPU (known: {known})")
+        raise BadInput(f"unknown GPU (known: {known})", field="gpu", value=repr(name))
     return found

@@ -18,7 +18,7 @@ def tokens_per_step(recipe: Recipe, acceptance: float | None) -> tuple[float, st
     """(tokens per step, formula): 1 without speculation, else 1 + α·k when α is given."""
     spec = recipe.speculative
     if acceptance is not None and not 0 <= acceptance <= 1:
-        raise BadInput(f"--acceptance {acceptance}: expected a rate between 0 and 1")
+        raise BadInput("expected a rate between 0 and 1", field="acceptance", value=acceptance)
     if spec is None:
         return 1.0, "1 (no speculation)"
     if acceptance is None:
@@ -43,6 +43,7 @@ def achieved_fraction(decode_tps: float, plan: dict[str, Any]) -> float:
     ceiling = plan.get("roofline_tps")
     if not ceiling:
         raise BadInput(
-            "no roofline in this plan: the GPU's memory bandwidth is unknown (pass --gpu NAME)"
+            "no roofline in this plan: the GPU's memory bandwidth is unknown (pass {gpu} NAME)",
+            mentions=["gpu"],
         )
     return decode_tps / ceiling

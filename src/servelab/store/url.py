@@ -32,11 +32,11 @@ def resolve_url(url: str | None = None) -> str:
         try:
             make_url(text)
         except ArgumentError:
-            raise BadInput(f"--db {text!r}: not a database URL") from None
+            raise BadInput("not a database URL", field="db", value=repr(text)) from None
         return text
     path = Path(text).expanduser().resolve()
     if not path.parent.is_dir():
-        raise BadInput(f"--db {text}: folder {path.parent} does not exist")
+        raise BadInput(f"folder {path.parent} does not exist", field="db", value=text)
     return f"sqlite:///{path}"
 
 
@@ -71,7 +71,7 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise BadInput(f"--db {url!r}: not a database URL") from None
+        raise BadInput("not a database URL", field="db", value=repr(url)) from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         _sqlite_setup(engine)
@@ -79,4 +79,6 @@ def make_engine(url: str) -> Engine:
     try:
         return create_engine(url, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
-        raise BadInput(f"--db {redacted(url)}: driver not installed ({exc.name})") from None
+        raise BadInput(
+            f"driver not installed ({exc.name})", field="db", value=redacted(url)
+        ) from None

@@ -64,10 +64,10 @@ def make_executor(name: str, *, ray_address: str | None = None, on_run: RunHook 
     """``local`` or ``ray`` (the latter needs the optional extra: pip install servelab[ray])."""
     if name == "local":
         if ray_address:
-            raise BadInput("--ray-address needs --executor ray")
+            raise BadInput("needs {executor} ray", field="ray_address", mentions=["executor"])
         return LocalExecutor(on_run=on_run)
     if name == "ray":
         from servelab.tune.ray_executor import RayExecutor
 
         return RayExecutor(address=ray_address)
-    raise BadInput(f"--executor {name!r}: expected one of {', '.join(EXECUTORS)}")
+    raise BadInput(f"expected one of {', '.join(EXECUTORS)}", field="executor", value=repr(name))

@@ -77,8 +77,10 @@ def open_tune(store, plan: TunePlan, resume: str | None) -> tuple[str, TunePlan]
         candidates = [t for t in store.tunes(plan.fingerprint) if t.status != "complete"]
         if not candidates:
             raise BadInput(
-                f"--resume: no unfinished tune of {plan.recipe_name} with this sweep and "
-                "settings in the database; run without --resume"
+                f"no unfinished tune of {plan.recipe_name} with this sweep and settings in the "
+                "database; run without {resume}",
+                field="resume",
+                mentions=["resume"],
             )
         record = candidates[-1]
     else:
@@ -86,7 +88,9 @@ def open_tune(store, plan: TunePlan, resume: str | None) -> tuple[str, TunePlan]
     stored = TunePlan.model_validate(record.plan)
     differences = _differences(stored, plan)
     if differences:
-        raise BadInput(f"--resume {record.id}: not the same tune ({'; '.join(differences)})")
+        raise BadInput(
+            f"not the same tune ({'; '.join(differences)})", field="resume", value=record.id
+        )
     return record.id, stored
 
 
@@ -154,7 +158,8 @@ def run_tune(
         kept = len(finished_benches(store, tune_id))
         raise TuneInterrupted(
             f"interrupted: tune {tune_id} keeps its {kept} finished of {len(plan.slots)} "
-            f"slots; rerun the same command with --resume {tune_id}"
+            f"slots; rerun the same command with {{resume}} {tune_id}",
+            mentions=["resume"],
         ) from None
     except BaseException:
         store.finish_tune(tune_id, "incomplete")

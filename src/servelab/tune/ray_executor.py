@@ -69,7 +69,8 @@ def _import_ray():
         import ray
     except ImportError:
         raise BadInput(
-            "--executor ray needs Ray: pip install 'servelab[ray]' (on the driver and every node)"
+            "{executor} ray needs Ray: pip install 'servelab[ray]' (on the driver and every node)",
+            mentions=["executor"],
         ) from None
     return ray
 

@@ -92,9 +92,9 @@ def parse_value(text: str) -> Any:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
-        raise BadInput(f"--sweep: {text!r} is not a YAML scalar") from None
+        raise BadInput(f"{text!r} is not a YAML scalar", field="sweep") from None
     if isinstance(value, dict | list):
-        raise BadInput(f"--sweep: {text!r} is not a scalar (a number, text or true/false)")
+        raise BadInput(f"{text!r} is not a scalar (a number, text or true/false)", field="sweep")
     return value
 
 
@@ -103,13 +103,15 @@ def parse_sweep(text: str) -> Sweep:
     key, sep, rest = text.partition("=")
     key = key.strip()
     if not sep or not key or not rest.strip():
-        raise BadInput(f"--sweep {text!r}: expected KEY=V1,V2,… (e.g. speculative.method=a,b)")
+        raise BadInput(
+            "expected KEY=V1,V2,… (e.g. speculative.method=a,b)", field="sweep", value=repr(text)
+        )
     if any(not part for part in key.split(".")):
-        raise BadInput(f"--sweep {text!r}: {key!r} is not a dotted recipe path")
+        raise BadInput(f"{key!r} is not a dotted recipe path", field="sweep", value=repr(text))
     values = [parse_value(part.strip()) for part in rest.split(",") if part.strip()]
     shown = [value_text(value) for value in values]
     if len(set(shown)) != len(shown):
-        raise BadInput(f"--sweep {text!r}: a value is repeated")
+        raise BadInput("a value is repeated", field="sweep", value=repr(text))
     return Sweep(key=key, values=values)
 
 

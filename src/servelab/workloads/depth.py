@@ -76,7 +76,7 @@ def _prompt_tokens(
     answer = chat(url, payload, timeout_s=600, api_key=api_key)
     tokens = (answer.get("usage") or {}).get("prompt_tokens")
     if not isinstance(tokens, int):
-        raise RunFailed("--depth: the server reports no usage.prompt_tokens to count context")
+        raise RunFailed("the server reports no usage.prompt_tokens to count context", field="depth")
     return tokens
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from servelab.errors import BadInput
+from servelab.options import DEFAULTS
 
-DEFAULT_WORKLOAD = "space-invaders"
+DEFAULT_WORKLOAD = DEFAULTS.workload
 # name → (file under data/, revision); bump the revision whenever a prompt's text changes.
 BUNDLED: dict[str, tuple[str, int]] = {
     "space-invaders": ("space-invaders.txt", 1),
@@ -97,5 +98,7 @@ def get_workload(name_or_file: str | None = None) -> Workload:
         return _from_file(Path(spec[1:]).expanduser())
     if spec not in BUNDLED:
         known = ", ".join(BUNDLED)
-        raise BadInput(f"--prompt: unknown workload {spec!r} (expected one of {known} or @FILE)")
+        raise BadInput(
+            f"unknown workload {spec!r} (expected one of {known} or @FILE)", field="workload"
+        )
     return _bundled(spec)

@@ -64,7 +64,9 @@ def make_executor(name: str, *, ray_address: str | None = None, on_run: RunHook 
     """``local`` or ``ray`` (the latter needs the optional extra: pip install servelab[ray])."""
     if name == "local":
         if ray_address:
-            raise BadInput("needs {executor} ray", field="ray_address", mentions=["executor"])
+            raise BadInput(
+                "{ray_address} needs {executor} ray", mentions=["ray_address", "executor"]
+            )
         return LocalExecutor(on_run=on_run)
     if name == "ray":
         from servelab.tune.ray_executor import RayExecutor

@@ -5,11 +5,12 @@ Above that it fails the way vLLM 0.20.2 does, printing the next estimate from FA
 launches. At or below it, it serves /health, /v1/models and /version until killed.
 """
 
-import http.server
-import json
 import os
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script by path
+from tests.fakes.openai_server import FakeHandler, FakeServer  # noqa: E402
 
 args = sys.argv[1:]
 length = int(args[args.index("--max-model-len") + 1])
@@ -33,19 +34,18 @@ if length > capacity:
     sys.exit(1)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = {
-            "/health": {},
-            "/version": {"version": "0.0-fake"},
-            "/v1/models": {"data": [{"id": "fake", "max_model_len": length}]},
-        }.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.end_headers()
-        self.wfile.write(json.dumps(body or {}).encode())
+class FakeVllm(FakeServer):
+    """/health, /version and /v1/models with the served length, as a started vLLM answers."""
 
-    def log_message(self, *args):
-        pass
+    class Handler(FakeHandler):
+        def do_GET(self):
+            if self.path == "/version":
+                self.send_json(200, {"version": "0.0-fake"})
+            elif not self.common_get():
+                self.send_json(404, {})
+
+    def models(self):
+        return [{"id": "fake", "max_model_len": length}]
 
 
-http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+FakeVllm(port=port).serve_forever()

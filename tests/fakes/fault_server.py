@@ -22,8 +22,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.openai_server import FakeHandler, FakeServer
 
 MODES = ("normal", "short", "die", "malformed", "http500", "hang")
 
@@ -67,7 +68,7 @@ class _Counters:
     per_position: list[int] = field(default_factory=list)
 
 
-class FaultServer:
+class FaultServer(FakeServer):
     """``with FaultServer(mode=...) as server: server.url`` — a real HTTP server in a thread."""
 
     def __init__(
@@ -85,6 +86,8 @@ class FaultServer:
         hang_s: float = 30.0,
         model: str = "fake-model",
         close_after_stream: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ):
         for name in [mode, *(script or [])]:
             if name not in MODES:
@@ -105,24 +108,11 @@ class FaultServer:
         self.counters = _Counters(per_position=[0] * (spec.k if spec else 0))
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        return self
+        super().__init__(host=host, port=port)
 
     def __exit__(self, *exc: object) -> None:
         self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__exit__(*exc)
 
     def next_mode(self) -> str:
         with self._lock:
@@ -174,29 +164,12 @@ class FaultServer:
         return "\n".join(lines) + "\n"
 
 
-def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        fake = server
-
-    return Handler
-
-
-class _Handler(BaseHTTPRequestHandler):
+class FaultHandler(FakeHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else small writes after a short reply wait ~40 ms
     fake: FaultServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
-
     # --- plumbing -------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
@@ -207,16 +180,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routes ---------------------------------------------------------------------------
     def do_GET(self) -> None:
-        if self.path == "/health":
-            self._send(200, b'{"status":"ok"}')
-        elif self.path == "/metrics" and self.fake.metrics:
-            self._send(200, self.fake.metrics_text().encode(), "text/plain; version=0.0.4")
+        if self.common_get():
+            return
+        if self.path == "/metrics" and self.fake.metrics:
+            self.send_json(200, self.fake.metrics_text().encode(), "text/plain; version=0.0.4")
         else:
-            self._send(404, b'{"error":{"code":404,"message":"File Not Found"}}')
+            self.send_json(404, {"error": {"code": 404, "message": "File Not Found"}})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        payload = json.loads(self.rfile.read(length) or b"{}")
+        payload = self.read_json()
         mode = self.fake.next_mode()
         served = ServedRequest(mode, payload, self.headers.get("Authorization"))
         with self.fake._lock:
@@ -224,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             served.id = f"chatcmpl-fake-{len(self.fake.requests)}"
         if mode == "http500":
             body = {"error": {"code": 500, "message": "injected failure", "type": "server_error"}}
-            self._send(500, json.dumps(body).encode())
+            self.send_json(500, body)
             return
         tokens = self.fake.tokens or payload.get("max_tokens") or 16
         served.prompt_tokens = sum(
@@ -270,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "total_tokens": tokens + served.prompt_tokens,
             },
         }
-        self._send(200, json.dumps(body).encode())
+        self.send_json(200, body)
 
     def _stream(self, served: ServedRequest, mode: str, tokens: int) -> None:
         fake = self.fake
@@ -324,3 +296,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(b"")
         if fake.close_after_stream:
             self.close_connection = True
+
+
+FaultServer.Handler = FaultHandler

@@ -24,11 +24,11 @@ import json
 import os
 import re
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+
+from tests.fakes.openai_server import FakeHandler, FakeServer, argv_value
 
 MODES = (
     "correct",
@@ -171,8 +171,43 @@ def _usage(payload: dict[str, Any], message: dict[str, Any]) -> dict[str, int]:
     }
 
 
-class ScriptedServer:
+class ScriptedHandler(FakeHandler):
+    fake: ScriptedServer
+
+    def do_GET(self) -> None:
+        if not self.common_get():
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        server = self.fake
+        payload = self.read_json()
+        authorization = self.headers.get("Authorization")
+        server.requests.append(payload)
+        server.authorizations.append(authorization)
+        if server.api_key and authorization != f"Bearer {server.api_key}":
+            self.send_json(401, {"error": {"message": "Invalid API Key"}})
+            return
+        status, message = server.script.answer(payload)
+        if status != 200:
+            self.send_json(status, message)
+            return
+        finish = "tool_calls" if message.get("tool_calls") else "length"
+        self.send_json(
+            200,
+            {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion",
+                "model": server.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": _usage(payload, message),
+            },
+        )
+
+
+class ScriptedServer(FakeServer):
     """``with ScriptedServer("correct") as server:`` → ``server.url``; requests are recorded."""
+
+    Handler = ScriptedHandler
 
     def __init__(
         self,
@@ -181,6 +216,8 @@ class ScriptedServer:
         model: str = "scripted",
         max_model_len: int = 4096,
         api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ):
         self.script = Script(mode)
         self.model = model
@@ -188,90 +225,17 @@ class ScriptedServer:
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(host=host, port=port)
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                if self.path == "/health":
-                    self._send(200, {"status": "ok"})
-                elif self.path == "/v1/models":
-                    self._send(
-                        200,
-                        {
-                            "object": "list",
-                            "data": [
-                                {
-                                    "id": server.model,
-                                    "object": "model",
-                                    "max_model_len": server.max_model_len,
-                                }
-                            ],
-                        },
-                    )
-                else:
-                    self._send(404, {"error": {"message": "not found"}})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                payload = json.loads(self.rfile.read(length))
-                authorization = self.headers.get("Authorization")
-                server.requests.append(payload)
-                server.authorizations.append(authorization)
-                if server.api_key and authorization != f"Bearer {server.api_key}":
-                    self._send(401, {"error": {"message": "Invalid API Key"}})
-                    return
-                status, message = server.script.answer(payload)
-                if status != 200:
-                    self._send(status, message)
-                    return
-                finish = "tool_calls" if message.get("tool_calls") else "length"
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-scripted",
-                        "object": "chat.completion",
-                        "model": server.model,
-                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                        "usage": _usage(payload, message),
-                    },
-                )
-
-        return Handler
+    def models(self) -> list[dict[str, Any]]:
+        return [{"id": self.model, "object": "model", "max_model_len": self.max_model_len}]
 
 
 def _pose_as_llama_server(argv: list[str]) -> None:
     """``-c N --host H --port P …``: exit when N > FAKE_MAX_CTX, else serve ``correct``."""
 
     def value(flag: str, default: str) -> str:
-        return argv[argv.index(flag) + 1] if flag in argv else default
+        return argv_value(argv, flag, default)
 
     if "--version" in argv:
         print("version: 0 (fake)", flush=True)
@@ -281,13 +245,10 @@ def _pose_as_llama_server(argv: list[str]) -> None:
     if ctx > limit:
         print(f"llama_kv_cache: failed to allocate buffer for a context of {ctx}", flush=True)
         sys.exit(1)
-    scripted = ScriptedServer("correct", max_model_len=ctx)
-    scripted._httpd.server_close()
-    scripted._httpd = ThreadingHTTPServer(
-        (value("--host", "127.0.0.1"), int(value("--port", "8080"))), scripted._handler()
-    )
+    host, port = value("--host", "127.0.0.1"), int(value("--port", "8080"))
+    scripted = ScriptedServer("correct", max_model_len=ctx, host=host, port=port)
     print(f"fake llama-server listening, n_ctx {ctx}", flush=True)
-    scripted._httpd.serve_forever()
+    scripted.serve_forever()
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from tests.fakes.fault_server import FaultServer, SpecProfile, _Handler
+from tests.fakes.fault_server import FaultServer, SpecProfile
+from tests.fakes.openai_server import argv_value
 
 BASE_RATE = 100.0
 FACTORS = (1.00, 0.95, 1.05, 1.00)
@@ -47,20 +46,8 @@ class VariantServer(FaultServer):
     def rate(self, value: float) -> None:  # FaultServer.__init__ sets a default: ignored
         pass
 
-
-class _ModelsHandler(_Handler):
-    def setup(self) -> None:
-        # Small SSE chunks must leave at once: Nagle + delayed ACKs on a reused connection would
-        # hold the first token back and skew the measured rate.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
-
-    def do_GET(self) -> None:
-        if self.path == "/v1/models":
-            body = {"object": "list", "data": [{"id": self.fake.model, "object": "model"}]}
-            self._send(200, json.dumps(body).encode())
-        else:
-            super().do_GET()
+    def models(self) -> list[dict]:
+        return [{"id": self.model, "object": "model"}]
 
 
 def write_recipe(folder: Path, *, env: dict[str, str] | None = None, k: int = 2) -> Path:
@@ -95,7 +82,7 @@ def launches(log: Path) -> list[dict]:
 
 def main(argv: list[str]) -> None:
     def value(flag: str, default: str) -> str:
-        return argv[argv.index(flag) + 1] if flag in argv else default
+        return argv_value(argv, flag, default)
 
     if "--version" in argv:
         print("version: 0 (fake tune engine)", flush=True)
@@ -109,15 +96,9 @@ def main(argv: list[str]) -> None:
     if k in failing:
         print(f"error: injected start failure for k={k}", flush=True)
         sys.exit(1)
-    server = VariantServer(k)
-    server._httpd.server_close()
-    handler = type("Handler", (_ModelsHandler,), {"fake": server})
-    server._httpd = ThreadingHTTPServer(
-        (value("--host", "127.0.0.1"), int(value("--port", "8080"))), handler
-    )
-    server._httpd.daemon_threads = True
+    server = VariantServer(k, host=value("--host", "127.0.0.1"), port=int(value("--port", "8080")))
     print(f"fake tune engine k={k} listening", flush=True)
-    server._httpd.serve_forever()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

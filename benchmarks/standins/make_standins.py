@@ -18,14 +18,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import folder_mib, models_root, stories_gguf, stories_hf_dir  # noqa: E402
 from gemma4 import write_gemma4_assistant, write_gemma4_dflash, write_gemma4_target  # noqa: E402
 from nemotron_h import write_nemotron_h  # noqa: E402
+from qwen_dflash_gguf import write_qwen_dflash_gguf  # noqa: E402
 from qwen_mtp_gguf import write_qwen_mtp_gguf  # noqa: E402
 
-# name -> (writer, needs torch + transformers)
+# name -> (writer, needs torch + transformers); the qwen3.6 ones are GGUFs built on stories260k's
 STANDINS: dict[str, tuple[Callable[[Path, Path], Path], bool]] = {
     "gemma4-target": (write_gemma4_target, True),
     "gemma4-assistant": (write_gemma4_assistant, True),
     "gemma4-dflash": (write_gemma4_dflash, False),
     "qwen3.6-35b-a3b-mtp": (write_qwen_mtp_gguf, False),
+    "qwen3.6-27b": (write_qwen_dflash_gguf, False),
     "nemotron-h": (write_nemotron_h, True),
 }
 
@@ -40,7 +42,7 @@ def make(names: list[str], out: Path, root: Path) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for name in names:
         writer, _ = STANDINS[name]
-        source = stories_gguf(root) if name == "qwen3.6-35b-a3b-mtp" else stories_hf_dir(root)
+        source = stories_gguf(root) if name.startswith("qwen3.6") else stories_hf_dir(root)
         written[name] = writer(out, source)
     return written
 

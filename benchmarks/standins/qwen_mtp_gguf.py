@@ -41,8 +41,8 @@ HPARAMS: dict[str, int] = {
 ROPE_SECTIONS = [2, 1, 1, 0]  # interleaved M-RoPE sections, summing to n_rot / 2
 
 
-def _copy_vocab(writer: gguf.GGUFWriter, stories: Path) -> int:
-    """stories260k's tokenizer fields; returns the vocabulary size."""
+def copy_vocab(writer: gguf.GGUFWriter, stories: Path, control: tuple[str, ...] = ()) -> int:
+    """stories260k's tokenizer fields, plus ``control`` tokens appended; returns the size."""
     reader = gguf.GGUFReader(str(stories))
     fields = reader.fields
     tokens = [
@@ -57,6 +57,9 @@ def _copy_vocab(writer: gguf.GGUFWriter, stories: Path) -> int:
         int(fields["tokenizer.ggml.token_type"].parts[i][0])
         for i in fields["tokenizer.ggml.token_type"].data
     ]
+    tokens += [name.encode() for name in control]
+    scores += [0.0] * len(control)
+    types += [int(gguf.TokenType.CONTROL)] * len(control)
     writer.add_tokenizer_model("llama")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)
@@ -107,13 +110,38 @@ def is_recurrent(layer: int) -> bool:
     return layer < h["n_trunk"] and (layer + 1) % h["full_attention_interval"] != 0
 
 
-def tensor_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and numpy shape (GGML dims reversed) as llama.cpp loads them."""
-    h = HPARAMS
+def mixer_shapes(b: str, h: dict[str, int], *, recurrent: bool) -> dict[str, tuple[int, ...]]:
+    """A Qwen 3.5/3.6 block's token mixer: Gated DeltaNet, or gated full attention."""
     e, hd = h["n_embd"], h["head_dim"]
     q_dim, kv_dim = hd * h["n_head"], hd * h["n_head_kv"]
     key_dim = h["ssm_state"] * h["ssm_groups"]
     value_dim = h["ssm_state"] * h["ssm_v_heads"]
+    if recurrent:
+        return {
+            f"{b}.attn_qkv.weight": (key_dim * 2 + value_dim, e),
+            f"{b}.attn_gate.weight": (value_dim, e),
+            f"{b}.ssm_conv1d.weight": (key_dim * 2 + value_dim, h["ssm_conv"]),
+            f"{b}.ssm_dt.bias": (h["ssm_v_heads"],),
+            f"{b}.ssm_a": (h["ssm_v_heads"],),
+            f"{b}.ssm_beta.weight": (h["ssm_v_heads"], e),
+            f"{b}.ssm_alpha.weight": (h["ssm_v_heads"], e),
+            f"{b}.ssm_norm.weight": (h["ssm_state"],),
+            f"{b}.ssm_out.weight": (e, value_dim),
+        }
+    return {
+        f"{b}.attn_q.weight": (q_dim * 2, e),  # query and its output gate
+        f"{b}.attn_k.weight": (kv_dim, e),
+        f"{b}.attn_v.weight": (kv_dim, e),
+        f"{b}.attn_output.weight": (e, q_dim),
+        f"{b}.attn_q_norm.weight": (hd,),
+        f"{b}.attn_k_norm.weight": (hd,),
+    }
+
+
+def tensor_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and numpy shape (GGML dims reversed) as llama.cpp loads them."""
+    h = HPARAMS
+    e = h["n_embd"]
     shapes: dict[str, tuple[int, ...]] = {
         "token_embd.weight": (n_vocab, e),
         "output_norm.weight": (e,),
@@ -123,27 +151,7 @@ def tensor_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
         b = f"blk.{il}"
         shapes[f"{b}.attn_norm.weight"] = (e,)
         shapes[f"{b}.post_attention_norm.weight"] = (e,)
-        if is_recurrent(il):
-            shapes |= {
-                f"{b}.attn_qkv.weight": (key_dim * 2 + value_dim, e),
-                f"{b}.attn_gate.weight": (value_dim, e),
-                f"{b}.ssm_conv1d.weight": (key_dim * 2 + value_dim, h["ssm_conv"]),
-                f"{b}.ssm_dt.bias": (h["ssm_v_heads"],),
-                f"{b}.ssm_a": (h["ssm_v_heads"],),
-                f"{b}.ssm_beta.weight": (h["ssm_v_heads"], e),
-                f"{b}.ssm_alpha.weight": (h["ssm_v_heads"], e),
-                f"{b}.ssm_norm.weight": (h["ssm_state"],),
-                f"{b}.ssm_out.weight": (e, value_dim),
-            }
-        else:
-            shapes |= {
-                f"{b}.attn_q.weight": (q_dim * 2, e),  # query and its output gate
-                f"{b}.attn_k.weight": (kv_dim, e),
-                f"{b}.attn_v.weight": (kv_dim, e),
-                f"{b}.attn_output.weight": (e, q_dim),
-                f"{b}.attn_q_norm.weight": (hd,),
-                f"{b}.attn_k_norm.weight": (hd,),
-            }
+        shapes |= mixer_shapes(b, h, recurrent=is_recurrent(il))
         shapes |= {
             f"{b}.ffn_gate_inp.weight": (h["n_expert"], e),
             f"{b}.ffn_gate_exps.weight": (h["n_expert"], h["n_ff_exp"], e),
@@ -164,7 +172,8 @@ def tensor_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _values(name: str, shape: tuple[int, ...], gen: np.random.Generator) -> np.ndarray:
+def values(name: str, shape: tuple[int, ...], gen: np.random.Generator) -> np.ndarray:
+    """Norms 1, Gated-DeltaNet decay and step neutral, every other weight N(0, 0.02)."""
     if name.endswith("norm.weight"):
         return np.ones(shape, dtype=np.float32)
     if name.endswith(".ssm_a"):
@@ -179,16 +188,21 @@ def write_qwen_mtp_gguf(out: Path, stories: Path) -> Path:
     dst = fresh_dir(out / "qwen3.6-35b-a3b-mtp")
     path = dst / "model.gguf"
     writer = gguf.GGUFWriter(str(path), ARCH)
-    n_vocab = _copy_vocab(writer, stories)
+    n_vocab = copy_vocab(writer, stories)
     _metadata(writer, n_vocab)
-    gen = rng("qwen3.6-35b-a3b-mtp")
-    for name, shape in tensor_shapes(n_vocab).items():
-        writer.add_tensor(name, _values(name, shape, gen))
+    write_tensors(writer, tensor_shapes(n_vocab), "qwen3.6-35b-a3b-mtp")
+    return path
+
+
+def write_tensors(writer: gguf.GGUFWriter, shapes: dict[str, tuple[int, ...]], seed: str) -> None:
+    """Seeded f32 weights for every tensor, then header, metadata and data to disk."""
+    gen = rng(seed)
+    for name, shape in shapes.items():
+        writer.add_tensor(name, values(name, shape, gen))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    return path
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

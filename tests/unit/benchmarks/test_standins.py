@@ -259,6 +259,7 @@ def test_nemotron_h_layer_pattern(standins):
         "standin-gemma4-26b-a4b-nospec",
         "standin-gemma4-26b-a4b-dflash",
         "standin-qwen3.6-35b-a3b-mtp",
+        "standin-qwen3.6-27b-dflash",
         "standin-nemotron-elastic-30b-a3b-nvfp4",
     ],
 )

@@ -8,9 +8,7 @@ from contextlib import ExitStack
 import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from servelab import metrics
 from servelab.bench.runner import Bench, BenchOptions, Target, target_for_recipe
 from servelab.cli.app import (
     DB_HELP,
@@ -29,8 +27,9 @@ from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import Endpoint, launch, running
 from servelab.options import DEFAULTS, measure_settings
-from servelab.recipe import load_recipe
-from servelab.records import BenchResult, ConcurrencyLevel
+from servelab.recipe import Recipe, load_recipe
+from servelab.records import BenchResult
+from servelab.render.bench import render_bench
 from servelab.workloads import get_workload
 
 
@@ -78,93 +77,6 @@ def target_for_endpoint(
     )
 
 
-def render(result: BenchResult, keep_cold: bool) -> None:
-    """The post's table (Run | t/s) plus the summary with its formulas."""
-    table = Table(
-        title=f"{result.provenance.stack} — {result.provenance.workload_id}, "
-        f"{result.provenance.tokens} tokens"
-    )
-    for column in ("Run", "t/s", "tokens", "TTFT s", "e2e t/s", "chunks", "note"):
-        table.add_column(column, justify="right" if column != "note" else "left")
-    for run in result.runs:
-        note = []
-        if run.concurrency > 1:
-            note.append(f"concurrency {run.concurrency}")
-        if run.cold:
-            note.append("cold" + ("" if keep_cold else ", excluded"))
-        if not run.ok:
-            note.append(f"FAILED: {run.error}")
-        table.add_row(
-            str(run.index),
-            f"{run.decode_tps:.2f}" if run.decode_tps is not None else "—",
-            str(run.output_tokens) if run.output_tokens is not None else "—",
-            f"{run.ttft_s:.3f}" if run.ttft_s is not None else "—",
-            f"{run.e2e_tps:.2f}" if run.e2e_tps is not None else "—",
-            str(run.chunks),
-            "; ".join(note),
-        )
-    console.print(table)
-    summary_line(result)
-    spec_line(result)
-    if result.regimes and result.regimes.bimodal:
-        means = ", ".join(f"{c.mean:.2f} ({len(c.runs)} runs)" for c in result.regimes.clusters)
-        console.print(
-            f"[bold yellow]bimodal[/]: clusters {means}; sequence {result.regimes.pattern}; "
-            "the mean is not representative",
-            highlight=False,
-        )
-    for level in result.concurrency:
-        console.print(level_line(level), highlight=False)
-
-
-def summary_line(result: BenchResult) -> None:
-    """The run set's statistics, each with its formula (servelab.metrics)."""
-    s = result.summary
-    if not (s and s.n):
-        console.print("no successful runs to summarise", style="red")
-        return
-    line = f"{metrics.DECODE_TPS.text}: mean {s.mean:.2f}"
-    if s.n > 1:
-        line += (
-            f", σ {s.stdev:.3f} (sample), n {s.n}, median {s.median:.2f}, range {s.range:.2f} "
-            f"[{s.min:.2f}–{s.max:.2f}], 95 % CI [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}], "
-            f"CV {100 * s.cv:.2f} %"
-        )
-    console.print(line, highlight=False)
-
-
-def spec_line(result: BenchResult) -> None:
-    """Acceptance over the measured window, each figure with its formula."""
-    spec = result.spec
-    if not (spec and spec.acceptance_rate is not None):
-        return
-    text = (
-        f"acceptance {metrics.ACCEPTANCE_RATE.text} = {spec.accepted:.0f} / {spec.drafted:.0f} = "
-        f"{100 * spec.acceptance_rate:.2f} % (from {spec.source})"
-    )
-    if spec.mean_acceptance_length is not None:
-        text += f"; {metrics.MEAN_ACCEPTANCE_LENGTH.text} = {spec.mean_acceptance_length:.2f}"
-    if spec.estimated_tokens_per_step is not None:
-        estimate = metrics.TOKENS_PER_STEP_ESTIMATE
-        text += f"; {estimate.label} {estimate.formula} = {spec.estimated_tokens_per_step:.2f}"
-    if spec.per_position:
-        text += "; per position " + ", ".join(f"{v:.3f}" for v in spec.per_position)
-    if spec.timings_drafted is not None and spec.source != "timings":
-        text += f"; responses' timings: {spec.timings_accepted} / {spec.timings_drafted}"
-    console.print(text, highlight=False)
-
-
-def level_line(level: ConcurrencyLevel) -> str:
-    """One concurrency level, each figure with its formula."""
-    return (
-        f"concurrency {level.concurrency}: aggregate {level.aggregate_tps or 0:.1f} t/s "
-        f"({metrics.AGGREGATE_TPS.formula}), per-user decode "
-        f"{level.per_user_decode_tps or 0:.1f} t/s ({metrics.PER_USER_DECODE_TPS.formula}), "
-        f"TTFT p50 {level.ttft_p50_s or 0:.3f} s, p99 {level.ttft_p99_s or 0:.3f} s, "
-        f"{level.ok}/{level.requests} ok"
-    )
-
-
 def running_endpoint(name: str) -> Endpoint | None:
     """The engine `servelab up` started for this recipe name, when it is ready."""
     for record in running():
@@ -178,6 +90,43 @@ def open_store(db: str | None):
     from servelab.store import Store
 
     return Store(db_url(db))
+
+
+def run_with_progress(bench: Bench, options: BenchOptions) -> BenchResult:
+    """Run the bench with a progress bar on stderr; Ctrl-C keeps the finished runs."""
+    progress = Progress(
+        TextColumn("[bold]bench[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("", total=options.runs + sum(options.concurrency))
+
+        def advance(run) -> None:
+            tps = f"{run.decode_tps:.1f} t/s" if run.decode_tps else (run.error or "")
+            progress.update(task, advance=1, description=f"run {run.index}: {tps}")
+
+        bench.on_run = advance
+        try:
+            return bench.run()
+        except KeyboardInterrupt:
+            kept = len(bench.result.runs)
+            raise RunFailed(
+                f"interrupted: {kept} finished runs kept (bench {bench.result.id})"
+            ) from None
+
+
+def _recipe_target(stack: ExitStack, recipe: Recipe, fit_context: bool) -> Target:
+    """The recipe's engine `servelab up` already started, else one launched for this bench."""
+    running_ep = running_endpoint(recipe.name)
+    if running_ep is not None:
+        err_console.print(f"[dim]using {recipe.name} already up at {running_ep.url}[/]")
+        return target_for_recipe(recipe, running_ep)
+    err_console.print(f"[dim]starting {recipe.name} …[/]")
+    return target_for_recipe(recipe, stack.enter_context(launch(recipe, fit_context=fit_context)))
 
 
 @app.command("bench")
@@ -209,11 +158,9 @@ def bench_command(
         raise BadInput("give a RECIPE or --endpoint URL (one of them)")
     api_key = api_key or os.environ.get("SERVELAB_API_KEY")
     recipe = load_recipe(recipe_ref) if recipe_ref else None
+    chosen = workload_option(workload, prompt)
     settings = measure_settings(
-        recipe.bench if recipe else None,
-        runs=runs,
-        tokens=tokens,
-        workload=workload_option(workload, prompt),
+        recipe.bench if recipe else None, runs=runs, tokens=tokens, workload=chosen
     )
     options = BenchOptions(
         runs=settings.runs,
@@ -225,44 +172,15 @@ def bench_command(
         temperature=temperature,
         api_key=api_key,
     )
-    chosen = get_workload(settings.workload)
+    prompts = get_workload(settings.workload)
     store = open_store(db)
     with ExitStack() as stack:
-        running_ep = running_endpoint(recipe.name) if recipe is not None else None
-        if running_ep is not None:
-            err_console.print(f"[dim]using {recipe.name} already up at {running_ep.url}[/]")
-            target = target_for_recipe(recipe, running_ep)
-        elif recipe is not None:
-            err_console.print(f"[dim]starting {recipe.name} …[/]")
-            ep = stack.enter_context(launch(recipe, fit_context=fit_context))
-            target = target_for_recipe(recipe, ep)
-        else:
+        if recipe is None:
             target = target_for_endpoint(endpoint, model, name, api_key, k)
-        total = options.runs + sum(options.concurrency)
-        progress = Progress(
-            TextColumn("[bold]bench[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            console=err_console,
-            transient=True,
-        )
-        with progress:
-            task = progress.add_task("", total=total)
-
-            def advance(run) -> None:
-                tps = f"{run.decode_tps:.1f} t/s" if run.decode_tps else (run.error or "")
-                progress.update(task, advance=1, description=f"run {run.index}: {tps}")
-
-            bench = Bench(target, chosen, options, store, on_run=advance)
-            try:
-                result = bench.run()
-            except KeyboardInterrupt:
-                kept = len(bench.result.runs)
-                raise RunFailed(
-                    f"interrupted: {kept} finished runs kept (bench {bench.result.id})"
-                ) from None
-    render(result, keep_cold)
+        else:
+            target = _recipe_target(stack, recipe, fit_context)
+        result = run_with_progress(Bench(target, prompts, options, store), options)
+    render_bench(result, keep_cold, console)
     if json_out is not None:
         emit_json(result.contract(), json_out)
     failed = [run for run in result.runs if not run.ok]

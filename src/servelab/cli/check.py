@@ -6,7 +6,6 @@ import os
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from servelab.checks.lossless import DEFAULT_TOKENS
 from servelab.checks.runner import (
@@ -30,18 +29,7 @@ from servelab.cli.app import (
 )
 from servelab.errors import BadInput, RunFailed
 from servelab.recipe import load_recipe
-
-
-def render(report: CheckReport) -> None:
-    """One row per check: name, PASS/FAIL, what was found."""
-    table = Table(title=f"checks — {report.stack or report.model} at {report.endpoint or '—'}")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
-    for check in report.checks:
-        verdict = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
-        table.add_row(check.name, verdict, escape(check.detail))
-    console.print(table)
+from servelab.render.check import render_checks
 
 
 @app.command("check")
@@ -98,10 +86,15 @@ def check_command(
         report = check_endpoint(endpoint, model, options)
     if not no_store:
         store_report(report, db_url(db))
+    _show(report, json_out)
+
+
+def _show(report: CheckReport, json_out: str | None) -> None:
+    """JSON and/or the table; exit 1 when a check failed."""
     if json_out is not None:
         emit_json(report.contract(), json_out)
     if json_out not in ("-", ""):
-        render(report)
+        render_checks(report, console)
     failed = [check.name for check in report.checks if not check.passed]
     if failed:
         raise RunFailed(f"{len(failed)} of {len(report.checks)} checks failed: {', '.join(failed)}")

@@ -8,13 +8,13 @@ from rich.rule import Rule
 from servelab.bench.runner import Bench, BenchOptions, target_for_recipe
 from servelab.checks import CheckOptions, check_recipe, store_report
 from servelab.cli.app import DB_HELP, app, console, db_url, err_console, guarded
-from servelab.cli.bench import render
-from servelab.cli.check import render as render_checks
 from servelab.engines import get_engine
 from servelab.errors import EngineFailed
 from servelab.launch import launch
 from servelab.plan import build_plan
 from servelab.recipe import load_recipe
+from servelab.render.bench import render_bench
+from servelab.render.check import render_checks
 from servelab.report.board import board_markdown, board_rows
 from servelab.report.compare import compare, compare_markdown
 from servelab.store import Store
@@ -55,7 +55,7 @@ def demo_command(
         only = ["vision", "tools"] + (["lossless"] if recipe.speculative else [])
         report = check_recipe(recipe, CheckOptions(only=only, progress=_say))
         store_report(report, db_url(db))
-        render_checks(report)
+        render_checks(report, console)
         with launch(recipe, progress=_say) as ep:
             console.print(
                 f"up: {ep.url}/v1 ({ep.engine} {ep.engine_version}, pid {ep.pid})", highlight=False
@@ -65,7 +65,7 @@ def demo_command(
                 target_for_recipe(recipe, ep), get_workload(recipe.bench.prompt), options, store
             )
             result = bench.run()
-        render(result, keep_cold=False)
+        render_bench(result, False, console)
     console.print(Rule("board (servelab board --markdown)"))
     typer.echo(board_markdown(board_rows(store)))
     console.print(Rule(f"compare {DEMO_RECIPES[0]} {DEMO_RECIPES[1]}"))

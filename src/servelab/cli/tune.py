@@ -22,11 +22,12 @@ from servelab.cli.app import (
 from servelab.errors import BadInput, RunFailed
 from servelab.options import measure_settings
 from servelab.recipe import load_recipe
+from servelab.records import RunRecord
 from servelab.render.tune import render_tune
 from servelab.tune.executors import EXECUTORS, make_executor
 from servelab.tune.experiment import TuneRun, run_tune
 from servelab.tune.slot import SlotOutcome
-from servelab.tune.sweep import OBJECTIVES, TuneSettings, build_plan, parse_sweep
+from servelab.tune.sweep import OBJECTIVES, TunePlan, TuneSettings, build_plan, parse_sweep
 
 
 def _announce(outcome: SlotOutcome) -> None:
@@ -38,6 +39,15 @@ def _announce(outcome: SlotOutcome) -> None:
         )
 
 
+def _run_line(run: RunRecord) -> None:
+    tps = f"{run.decode_tps:.1f} t/s" if run.decode_tps else str(run.error)
+    err_console.print(f"[dim]  run {run.index}: {tps}[/]", highlight=False)
+
+
+def _progress_line(text: str) -> None:
+    err_console.print(f"[dim]{text}[/]", highlight=False)
+
+
 def _contract(run: TuneRun, executor: str) -> dict[str, Any]:
     return {
         **run.report.model_dump(),
@@ -46,6 +56,28 @@ def _contract(run: TuneRun, executor: str) -> dict[str, Any]:
         "reused": run.reused,
         "outcomes": [outcome.to_json() for outcome in run.outcomes],
     }
+
+
+def _plan(
+    recipe_ref: str,
+    sweep: str,
+    baseline_ref: str | None,
+    seed: int | None,
+    timeout: float,
+    runs: int | None,
+    tokens: int | None,
+    workload: str | None,
+) -> TunePlan:
+    """The tune's plan; a bad recipe, sweep or workload fails before anything starts."""
+    recipe = load_recipe(recipe_ref)
+    parsed = parse_sweep(sweep)
+    baseline = load_recipe(baseline_ref) if baseline_ref else None
+    merged = measure_settings(recipe.bench, runs=runs, tokens=tokens, workload=workload)
+    settings = TuneSettings(**merged.model_dump(), timeout_s=timeout)
+    from servelab.workloads import get_workload
+
+    get_workload(settings.workload)
+    return build_plan(recipe, parsed, settings, baseline=baseline, seed=seed)
 
 
 @app.command("tune")
@@ -87,27 +119,9 @@ def tune_command(
     """Variants of one recipe key against a matched baseline: speedups with 95 % CIs, drift."""
     if objective not in OBJECTIVES:
         raise BadInput(f"--objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
-    recipe = load_recipe(recipe_ref)
-    parsed = parse_sweep(sweep)
-    baseline = load_recipe(baseline_ref) if baseline_ref else None
-    merged = measure_settings(
-        recipe.bench, runs=runs, tokens=tokens, workload=workload_option(workload, prompt)
-    )
-    settings = TuneSettings(**merged.model_dump(), timeout_s=timeout)
-    from servelab.workloads import get_workload
-
-    get_workload(settings.workload)  # a bad name fails before anything starts
-    plan = build_plan(recipe, parsed, settings, baseline=baseline, seed=seed)
-    runner = make_executor(
-        executor,
-        ray_address=ray_address,
-        on_run=lambda run: err_console.print(
-            f"[dim]  run {run.index}: "
-            + (f"{run.decode_tps:.1f} t/s" if run.decode_tps else str(run.error))
-            + "[/]",
-            highlight=False,
-        ),
-    )
+    chosen = workload_option(workload, prompt)
+    plan = _plan(recipe_ref, sweep, baseline_ref, seed, timeout, runs, tokens, chosen)
+    runner = make_executor(executor, ray_address=ray_address, on_run=_run_line)
     from servelab.store import Store
 
     with Store(db_url(db)) as store:
@@ -118,13 +132,17 @@ def tune_command(
             resume=resume,
             objective=objective,
             on_done=_announce,
-            progress=lambda text: err_console.print(f"[dim]{text}[/]", highlight=False),
+            progress=_progress_line,
         )
     if run.reused:
         err_console.print(f"[dim]resumed tune {run.tune_id}: kept {', '.join(run.reused)}[/]")
     render_tune(run.report, err_console if json_out in ("", "-") else console)
     if json_out is not None:
         emit_json(_contract(run, executor), json_out)
+    _fail_unless_complete(run)
+
+
+def _fail_unless_complete(run: TuneRun) -> None:
     failed = run.report.failed_slots()
     if run.status != "complete" or failed:
         raise RunFailed(

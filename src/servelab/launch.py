@@ -27,6 +27,7 @@ from servelab.engines.base import (
 )
 from servelab.errors import BadInput, EngineFailed
 from servelab.gpu import detect_gpus
+from servelab.loadwatch import NOTE_EVERY_S, loading_line
 from servelab.model_files import ModelNotFound
 from servelab.paths import state_dir
 from servelab.procgroup import group_alive, stop_group
@@ -126,8 +127,8 @@ def _wait_ready(
     started: _Started, base: str, timeout: float, engine, progress: Progress | None
 ) -> tuple[str, int | None]:
     """Poll /health until 200, then /v1/models; returns (model id, max_model_len)."""
-    deadline = time.monotonic() + timeout
-    last_note = time.monotonic()
+    begun = last_note = time.monotonic()
+    deadline = begun + timeout
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
             if not started.engine_running():
@@ -144,9 +145,9 @@ def _wait_ready(
             except (httpx.HTTPError, ValueError):
                 pass
             now = time.monotonic()
-            if progress and now - last_note > 10:
+            if progress and now - last_note >= NOTE_EVERY_S:
                 last_note = now
-                progress(f"waiting for {base}{engine.health_path} …")
+                progress(loading_line(started.log, engine, now - begun))
             time.sleep(0.2)
     diagnosis = engine.diagnose(started.log.read_text(errors="replace"))
     if diagnosis is None:

@@ -118,6 +118,21 @@ class ConcurrencyLevel(_Record):
     ttft_p99_s: float | None = None
 
 
+class ImportedFrom(_Record):
+    """Where an imported result came from and what its figure means (servelab import)."""
+
+    tool: str = Field(description="The tool that measured it, e.g. vllm bench serve.")
+    tool_version: str | None = Field(None, description="The tool's version, where the file says.")
+    file: str = Field(description="The imported file's name.")
+    sha256: str = Field(description="SHA-256 of the imported file.")
+    figure: str = Field(description="The tool's figure shown as decode t/s (1000/mean_tpot_ms).")
+    formula: str = Field(description="How the tool computes that figure.")
+    comparable: bool = Field(
+        description="The figure's definition matches servelab's decode t/s (ranked beside it)."
+    )
+    note: str = Field("", description="Where the tool's definition differs from servelab's.")
+
+
 class Provenance(_Record):
     """Where and with what a result was measured."""
 
@@ -137,6 +152,7 @@ class Provenance(_Record):
     tokens: int
     depth: int = 0
     context: int | None = Field(None, description="Served context length (tokens), when known.")
+    imported: ImportedFrom | None = Field(None, description="Set when `servelab import` read it.")
 
     def served_context(self) -> int | None:
         """``context``, else the recipe's ``context.max_model_len``."""

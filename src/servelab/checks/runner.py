@@ -189,14 +189,16 @@ def _api_key(recipe: Recipe, options: CheckOptions) -> str | None:
 def _on_launched(
     recipe: Recipe, names: list[str], options: CheckOptions, report: CheckReport
 ) -> dict[str, CheckResult]:
-    """Run the served checks on the launched recipe; lossless also launches the twin."""
+    """Run the served checks on the recipe's engine (the one `up` started, else launched here);
+    lossless also launches the no-speculation twin."""
     from servelab.launch import launch
+    from servelab.serving import serving
 
     engine = get_engine(recipe.engine.name)
     api_key = _api_key(recipe, options)
     results: dict[str, CheckResult] = {}
     with (
-        launch(recipe, progress=options.progress) as ep,
+        serving(recipe, progress=options.progress) as ep,
         ChatClient(ep.url, ep.model, api_key) as client,
     ):
         report.endpoint, report.model = ep.url, ep.model
@@ -241,6 +243,8 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
             "lossless: with {endpoint}, give the no-speculation server as {twin_endpoint} URL",
             mentions=["endpoint", "twin_endpoint"],
         )
+    from servelab.serving import endpoint_identity
+
     url = url.rstrip("/").removesuffix("/v1")
     engine, version = detect_engine(url)
     with ChatClient(url, model or "", options.api_key) as client:
@@ -257,7 +261,7 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
             checks=[],
             endpoint=url,
             model=client.model,
-            stack=client.model,
+            stack=endpoint_identity(url, client.model, version)[0],
             engine=engine.name if engine else None,
             engine_version=version,
         )
@@ -279,6 +283,7 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
 
 def store_report(report: CheckReport, url: str | None) -> str:
     """Save the checks, their evidence and provenance; returns the stored set's id."""
+    from servelab.serving import endpoint_identity
     from servelab.store import Store
 
     recipe = report.recipe
@@ -286,7 +291,11 @@ def store_report(report: CheckReport, url: str | None) -> str:
         return store.save_checks(
             CheckSet(
                 stack=report.stack or report.model,
-                stack_version=recipe.version if recipe else "endpoint",
+                stack_version=(
+                    recipe.version
+                    if recipe
+                    else endpoint_identity(report.endpoint, report.model, report.engine_version)[1]
+                ),
                 checks=report.checks,
                 recipe_hash=recipe.hash if recipe else None,
                 recipe=recipe.canonical() if recipe else None,

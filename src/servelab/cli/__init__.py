@@ -11,13 +11,14 @@ from servelab.cli import board as _board  # noqa: E402,F401
 from servelab.cli import check as _check  # noqa: E402,F401
 from servelab.cli import demo as _demo  # noqa: E402,F401
 from servelab.cli import engine as _engine  # noqa: E402,F401
+from servelab.cli import imports as _imports  # noqa: E402,F401
 from servelab.cli import plan as _plan  # noqa: E402,F401
 from servelab.cli import recipes as _recipes  # noqa: E402,F401
 from servelab.cli import tune as _tune  # noqa: E402,F401
 from servelab.cli.app import app
 
 # Options whose value may be left out, and what a bare one means.
-BARE_VALUES = {"--json": "-", "--resume": "last"}
+BARE_VALUES = {"--json": "-", "--csv": "-", "--resume": "last"}
 
 
 def _normalise_bare_options(argv: list[str]) -> list[str]:

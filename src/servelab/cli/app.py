@@ -77,6 +77,21 @@ def emit_json(data: Any, target: str | None) -> None:
         Path(target).write_text(text + "\n")
 
 
+def emit_rows(
+    rows: list[dict[str, Any]], json_out: str | None, csv_out: str | None, parquet: str | None
+) -> bool:
+    """Write rows as JSON, CSV and/or Parquet where asked; True when any was asked for."""
+    from servelab.report.tabular import emit_csv, write_parquet
+
+    if json_out is not None:
+        emit_json(rows, json_out)
+    if csv_out is not None:
+        emit_csv(rows, csv_out)
+    if parquet is not None:
+        write_parquet(rows, parquet)
+    return any(target is not None for target in (json_out, csv_out, parquet))
+
+
 def db_url(option: str | None) -> str | None:
     return option or os.environ.get("SERVELAB_DB")
 
@@ -93,11 +108,24 @@ def workload_option(workload: str | None, prompt: str | None) -> str | None:
 
 
 JSON_HELP = "Write machine-readable output to FILE ('-' for stdout)."
+CSV_HELP = "Write the same rows as --json as CSV to FILE ('-' for stdout)."
+PARQUET_HELP = "Write the rows as Parquet to FILE (needs the parquet extra: pandas, pyarrow)."
 DB_HELP = "Database URL or SQLite path (default: SERVELAB_DB, else a file in the data dir)."
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from servelab import __version__
+
+        print(f"servelab {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     STATE["debug"] = debug

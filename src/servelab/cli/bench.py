@@ -25,11 +25,12 @@ from servelab.cli.app import (
 )
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
-from servelab.launch import Endpoint, launch, running
+from servelab.launch import launch
 from servelab.options import DEFAULTS, measure_settings
 from servelab.recipe import Recipe, load_recipe
 from servelab.records import BenchResult
 from servelab.render.bench import render_bench
+from servelab.serving import endpoint_identity, running_endpoint
 from servelab.workloads import get_workload
 
 
@@ -66,24 +67,18 @@ def target_for_endpoint(
     url = url.rstrip("/").removesuffix("/v1")
     model = model or endpoint_model(url, api_key)
     engine, version = detect_engine(url)
+    stack, stack_version = endpoint_identity(url, model, version)
     return Target(
         url=url,
         model=model,
         engine=engine,
         engine_version=version,
-        stack=name or model,
-        stack_version="endpoint",
+        stack=name or stack,
+        stack_version=stack_version,
         k=k,
     )
 
 
-def running_endpoint(name: str) -> Endpoint | None:
-    """The engine `servelab up` started for this recipe name, when it is ready."""
-    for record in running():
-        if record["name"] == name and record["ready"]:
-            fields = {key: record[key] for key in Endpoint.__dataclass_fields__ if key in record}
-            return Endpoint(**fields)
-    return None
 
 
 def open_store(db: str | None):

@@ -1,4 +1,4 @@
-"""`servelab board`, `compare`, `recommend`, `import`: views of (and imports into) the store."""
+"""`servelab board`, `compare`, `recommend`: views of the store."""
 
 from __future__ import annotations
 
@@ -6,11 +6,22 @@ import typer
 from rich.table import Table
 
 from servelab import metrics
-from servelab.cli.app import DB_HELP, JSON_HELP, app, console, db_url, emit_json, guarded
+from servelab.cli.app import (
+    CSV_HELP,
+    DB_HELP,
+    JSON_HELP,
+    PARQUET_HELP,
+    app,
+    console,
+    db_url,
+    emit_json,
+    emit_rows,
+    guarded,
+)
 from servelab.report.board import FORMULA, HEADERS, board_markdown, board_rows, row_cells
 from servelab.report.compare import compare, compare_markdown
 from servelab.report.recommend import evidence_text, recommend
-from servelab.store import Store, load_reported
+from servelab.store import Store
 from servelab.store.url import redacted
 
 
@@ -26,14 +37,15 @@ def _print_table(headers: tuple[str, ...] | list[str], rows: list[list[str]]) ->
 def board_command(
     markdown: bool = typer.Option(False, "--markdown", help="Print the post's markdown table."),
     json_out: str | None = typer.Option(None, "--json", help=JSON_HELP),
+    csv_out: str | None = typer.Option(None, "--csv", help=CSV_HELP),
+    parquet_out: str | None = typer.Option(None, "--parquet", help=PARQUET_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """One row per stack version: decode t/s mean ± σ (n), α, vision/tools checks, context."""
     with Store(db_url(db)) as store:
         rows = board_rows(store)
         where = redacted(store.url)
-    if json_out is not None:
-        emit_json([row.model_dump() for row in rows], json_out)
+    if emit_rows([row.model_dump() for row in rows], json_out, csv_out, parquet_out):
         return
     if not rows:
         console.print(f"no results in {where} yet (run `servelab bench` or `servelab import`)")
@@ -94,22 +106,3 @@ def recommend_command(
         console.print(f"  runner-up {other.stack}@{other.version}: {evidence_text(other)}")
     for name, why in sorted(result.rejected.items()):
         console.print(f"  not {name}: {why}", style="dim", highlight=False)
-
-
-@app.command("import")
-@guarded
-def import_command(
-    file: str = typer.Argument(
-        ..., help="YAML/JSON list of published results, or a bundled set (post-leaderboard)."
-    ),
-    db: str | None = typer.Option(None, "--db", help=DB_HELP),
-) -> None:
-    """Store published results as reported (not measured); the board marks them."""
-    entries = load_reported(file)
-    with Store(db_url(db)) as store:
-        ids = store.import_reported(entries)
-        where = redacted(store.url)
-    console.print(
-        f"imported {len(ids)} reported (not measured) results from {file} into {where}",
-        highlight=False,
-    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.markup import escape
 
 from servelab.checks.lossless import DEFAULT_TOKENS
 from servelab.checks.runner import (
@@ -27,6 +26,7 @@ from servelab.cli.app import (
     err_console,
     guarded,
 )
+from servelab.cli.notes import Notes
 from servelab.errors import BadInput, RunFailed
 from servelab.recipe import load_recipe
 from servelab.render.check import render_checks
@@ -78,7 +78,7 @@ def check_command(
         tokens=tokens,
         twin_endpoint=twin_endpoint,
         api_key=api_key or os.environ.get("SERVELAB_API_KEY"),
-        progress=lambda text: err_console.print(f"[dim]{escape(text)}[/]"),
+        progress=Notes(err_console),
     )
     if recipe_ref is not None:
         report = check_recipe(load_recipe(recipe_ref), options)

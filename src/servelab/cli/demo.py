@@ -8,6 +8,7 @@ from rich.rule import Rule
 from servelab.bench.runner import Bench, BenchOptions, target_for_recipe
 from servelab.checks import CheckOptions, check_recipe, store_report
 from servelab.cli.app import DB_HELP, app, console, db_url, err_console, guarded
+from servelab.cli.notes import Notes
 from servelab.engines import get_engine
 from servelab.errors import EngineFailed
 from servelab.launch import launch
@@ -23,8 +24,7 @@ from servelab.workloads import get_workload
 DEMO_RECIPES = ("local-stories260k", "local-stories260k-draft")
 
 
-def _say(text: str) -> None:
-    err_console.print(f"[dim]{text}[/]", highlight=False)
+_say = Notes(err_console)
 
 
 @app.command("demo")

@@ -9,14 +9,11 @@ import typer
 from rich.table import Table
 
 from servelab.cli.app import JSON_HELP, app, console, emit_json, err_console, guarded
+from servelab.cli.notes import Notes
 from servelab.engines import diagnose_any, get_engine
 from servelab.errors import BadInput
 from servelab.launch import down, log_path_for, running, up
 from servelab.recipe import load_recipe
-
-
-def _note(message: str) -> None:
-    err_console.print(f"[dim]{message}[/]", highlight=False)
 
 
 @app.command("up")
@@ -33,9 +30,13 @@ def up_command(
 ) -> None:
     """Start a recipe's engine, supervised, and wait until it is ready."""
     recipe = load_recipe(recipe_ref)
-    endpoint = up(
-        recipe, port=port, host=host, timeout=timeout, fit_context=fit_context, progress=_note
-    )
+    notes = Notes(err_console)
+    try:
+        endpoint = up(
+            recipe, port=port, host=host, timeout=timeout, fit_context=fit_context, progress=notes
+        )
+    finally:
+        notes.done()
     if json_out is not None:
         emit_json(endpoint.to_json(), json_out)
         return

@@ -75,6 +75,8 @@ class Engine(ABC):
     metric_prefix: ClassVar[str]
     default_port: ClassVar[int]
     default_ready_timeout: ClassVar[float] = 600.0
+    # (log marker, phase name) in load order: what `up` shows while the engine loads.
+    load_phases: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     # --- command lines ---------------------------------------------------------------------
     @abstractmethod
@@ -165,6 +167,14 @@ class Engine(ABC):
 
     # --- failures --------------------------------------------------------------------------
     @abstractmethod
+    def load_phase(self, log: str) -> str | None:
+        """The furthest load phase the log shows (from ``load_phases``), if any."""
+        found = None
+        for marker, phase in self.load_phases:
+            if marker in log:
+                found = phase
+        return found
+
     def diagnose(self, log: str) -> Diagnosis | None:
         """Classify a failed start from the engine's log; None when nothing is recognised."""
 

@@ -53,6 +53,13 @@ class LlamaCpp(Engine):
     metric_prefix = "llamacpp:"
     default_port = 8080
     default_ready_timeout = 180.0
+    load_phases = (
+        ("load_model: loading model", "loading weights"),
+        ("load_tensors:", "loading tensors"),
+        ("llama_context:", "allocating the KV cache"),
+        ("warming up", "warming up"),
+        ("server is listening", "ready"),
+    )
 
     def spec_type(self, method: str) -> str:
         if method in SPEC_TYPES:

@@ -67,6 +67,15 @@ class VLLM(Engine):
     name = "vllm"
     metric_prefix = "vllm:"
     default_port = 8000
+    load_phases = (
+        ("Initializing a V1 LLM engine", "initialising the engine"),
+        ("Starting to load model", "loading weights"),
+        ("Model loading took", "weights loaded"),
+        ("torch.compile", "compiling"),
+        ("Capturing CUDA graph", "capturing CUDA graphs"),
+        ("Graph capturing finished", "CUDA graphs captured"),
+        ("Starting vLLM API server", "ready"),
+    )
 
     def _model(self, recipe: Recipe, resolve_models: bool) -> str:
         if resolve_models:

@@ -4,6 +4,8 @@ Aggregation: for each (stack, version, measured-or-reported) the latest complete
 decode t/s (its summary: mean ± σ over its non-cold runs), α, context, engine and GPU; vision
 and tools are the latest stored check outcomes of that stack version (blank when never
 checked). Measured and reported results of one stack version are separate rows.
+Imported results (`servelab import`) carry the tool's figure; those whose definition is not
+servelab's decode t/s (`imported.comparable` false) are listed after the ranked rows, unranked.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from servelab import metrics
-from servelab.records import BenchResult
+from servelab.records import BenchResult, ImportedFrom
 from servelab.report.format import (
     context_text,
     engine_text,
@@ -26,7 +28,9 @@ from servelab.store import Store
 
 FORMULA = (
     f"{metrics.BOARD_TPS.text} over {metrics.BOARD_TPS.window}; {metrics.DECODE_TPS.text}; "
-    f"{metrics.ACCEPTANCE_RATE.text}; ✓/✗ = latest stored check, blank = never checked"
+    f"{metrics.ACCEPTANCE_RATE.text}; ✓/✗ = latest stored check, blank = never checked; "
+    "imported rows show the tool's own figure (see `servelab import`), unranked unless its "
+    "definition matches"
 )
 
 
@@ -49,6 +53,9 @@ class BoardRow(BaseModel):
     label: str | None = None
     source: str | None = None
     bimodal: bool = False
+    imported: str | None = Field(None, description="Tool (and version) an imported row came from.")
+    figure: str | None = Field(None, description="An imported row's figure and its formula.")
+    ranked: bool = Field(True, description="False for imports whose figure is not decode t/s.")
 
 
 def latest_benches(store: Store, *, reported: bool | None = None) -> list[BenchResult]:
@@ -72,6 +79,7 @@ def board_rows(store: Store) -> list[BoardRow]:
             )
         }
         numbers = headline(bench)
+        origin = prov.imported
         rows.append(
             BoardRow(
                 stack=prov.stack,
@@ -87,13 +95,26 @@ def board_rows(store: Store) -> list[BoardRow]:
                 n=numbers.n or None,
                 reported=bench.reported,
                 bench_id=bench.id,
-                label=prov.model if bench.reported and prov.model != prov.stack else None,
+                label=prov.model
+                if bench.reported and not origin and prov.model != prov.stack
+                else None,
                 source=bench.source,
                 bimodal=bool(bench.regimes and bench.regimes.bimodal),
+                imported=_tool(origin),
+                figure=f"{origin.figure}; {origin.formula}" if origin else None,
+                ranked=origin is None or origin.comparable,
             )
         )
-    rows.sort(key=lambda row: (row.decode_tps is None, -(row.decode_tps or 0), row.stack))
+    rows.sort(
+        key=lambda row: (not row.ranked, row.decode_tps is None, -(row.decode_tps or 0), row.stack)
+    )
     return rows
+
+
+def _tool(origin: ImportedFrom | None) -> str | None:
+    if origin is None:
+        return None
+    return f"{origin.tool} {origin.tool_version}" if origin.tool_version else origin.tool
 
 
 HEADERS = (
@@ -114,7 +135,9 @@ HEADERS = (
 def row_cells(row: BoardRow) -> list[str]:
     """The cells of one row, in HEADERS order."""
     name = row.label or row.stack
-    if row.reported:
+    if row.imported:
+        name += f" (imported: {row.imported}{'' if row.ranked else ', unranked'})"
+    elif row.reported:
         name += " (reported)"
     tps = number(row.decode_tps)
     if row.bimodal and tps:

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from servelab import __version__, metrics
 from servelab.records import BenchResult, CheckResult
 from servelab.report import plots
+from servelab.report.stackchart import stacks_plot
 
 EVIDENCE_LIMIT = 4000  # characters of one evidence value shown before it is cut
 
@@ -85,17 +86,20 @@ def _bench_view(bench: BenchResult) -> dict[str, Any]:
     spec = bench.spec
     has_spec = spec is not None and (spec.acceptance_rate is not None or spec.per_position)
     gpus = ", ".join(str(gpu.get("name", "?")) for gpu in prov.gpu) or "—"
+    label = f"{prov.stack} {prov.stack_version}"
     return {
-        "label": f"{prov.stack} {prov.stack_version}",
+        "label": label,
         "anchor": f"bench-{bench.id or id(bench)}",
         "bench": bench,
         "prov": prov,
         "gpus": gpus,
         "started": datetime.fromtimestamp(bench.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "runs_png": plots.runs_plot(bench.runs, mean),
+        "runs_png": plots.runs_plot(bench.runs, mean, title=label, regimes=bench.regimes),
+        "load_runs_png": plots.load_runs_plot(bench.runs, title=label),
         "spec": spec if has_spec else None,
-        "acceptance_png": plots.acceptance_plot(spec) if has_spec else None,
-        "concurrency_png": plots.concurrency_plot(bench.concurrency),
+        "acceptance_png": plots.acceptance_plot(spec, title=label) if has_spec else None,
+        "concurrency_png": plots.concurrency_plot(bench.concurrency, title=label),
+        "imported": prov.imported,
     }
 
 
@@ -115,11 +119,13 @@ def render_html(
     """
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     template = _environment().get_template("report.html.j2")
+    rows = [dict(row) for row in board]
     return template.render(
         title=title,
         generated=when,
         version=__version__,
-        board=[dict(row) for row in board],
+        board=rows,
+        stacks_png=stacks_plot(rows, {bench.id: bench for bench in benches if bench.id}),
         benches=[_bench_view(bench) for bench in benches],
         check_groups=_check_groups(checks),
         m=metrics.CATALOGUE,

@@ -20,13 +20,22 @@ FILES_HELP = (
 )
 
 
+def _published_list(data: object) -> bool:
+    """A list of published results (stack, version, decode_tps …), or a 'results:' list."""
+    if isinstance(data, dict):
+        data = data.get("results")
+    return isinstance(data, list) and any(
+        isinstance(item, dict) and "decode_tps" in item for item in data
+    )
+
+
 def _load(ref: str, stack: str | None) -> tuple[list[BenchResult], list[ReportedResult]]:
     """One file's benches (a tool's results) or published entries (a reported list)."""
     path = Path(ref)
     if not path.exists() and ref in bundled_reported():
         return [], load_reported(ref)
     source = read_source(path)
-    if reader_for(source) is None and source.kind in ("json", "yaml"):
+    if reader_for(source) is None and _published_list(source.data):
         return [], load_reported(path)
     benches = import_benches(source)
     if stack:

@@ -1,4 +1,4 @@
-"""`servelab import` of other tools' files, then `board` (table, --json, --csv) as a user runs it."""
+"""`servelab import` of other tools' files, then `board` (table, --json, --csv), as a user would."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import json
 from tests.conftest import DATA, REPO, run_cli
 
 IMPORTS = DATA / "imports"
-VLLM_REAL = REPO / "benchmarks/results/vllm-0.20.2-h100/vllm-bench-serve-vllm-standin-1b-nospec.json"
+VLLM_REAL = (
+    REPO / "benchmarks/results/vllm-0.20.2-h100/vllm-bench-serve-vllm-standin-1b-nospec.json"
+)
 SERVELAB_REAL = REPO / "benchmarks/results/vllm-0.20.2-h100/bench-vllm-standin-1b-nospec.json"
 TOOL_FILES = sorted(
     path for path in IMPORTS.iterdir() if path.suffix in (".json", ".jsonl", ".csv")

@@ -165,8 +165,6 @@ class Engine(ABC):
             "per_position": f"{p}spec_decode_num_accepted_tokens_per_pos",
         }
 
-    # --- failures --------------------------------------------------------------------------
-    @abstractmethod
     def load_phase(self, log: str) -> str | None:
         """The furthest load phase the log shows (from ``load_phases``), if any."""
         found = None
@@ -175,6 +173,8 @@ class Engine(ABC):
                 found = phase
         return found
 
+    # --- failures --------------------------------------------------------------------------
+    @abstractmethod
     def diagnose(self, log: str) -> Diagnosis | None:
         """Classify a failed start from the engine's log; None when nothing is recognised."""
 

@@ -12,7 +12,9 @@ from servelab.imports import import_benches, read_source, reader_for
 from tests.conftest import DATA, REPO
 
 IMPORTS = DATA / "imports"
-VLLM_REAL = REPO / "benchmarks/results/vllm-0.20.2-h100/vllm-bench-serve-vllm-standin-1b-nospec.json"
+VLLM_REAL = (
+    REPO / "benchmarks/results/vllm-0.20.2-h100/vllm-bench-serve-vllm-standin-1b-nospec.json"
+)
 SERVELAB_REAL = REPO / "benchmarks/results/vllm-0.20.2-h100/bench-vllm-standin-1b-nospec.json"
 
 

@@ -14,6 +14,7 @@ from servelab.cli import engine as _engine  # noqa: E402,F401
 from servelab.cli import imports as _imports  # noqa: E402,F401
 from servelab.cli import plan as _plan  # noqa: E402,F401
 from servelab.cli import recipes as _recipes  # noqa: E402,F401
+from servelab.cli import runs as _runs  # noqa: E402,F401
 from servelab.cli import tune as _tune  # noqa: E402,F401
 from servelab.cli.app import app
 

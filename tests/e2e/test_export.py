@@ -206,7 +206,8 @@ def test_local_llamacpp_reads_models_from_a_volume_as_non_root() -> None:
     [container] = pod["containers"]
     assert flag_value(container["args"], "-m") == "/models/stories260k/stories260k.gguf"
     assert flag_value(container["args"], "--host") == "0.0.0.0"
-    assert "resources" not in container  # a CPU recipe asks for no GPU
+    assert "limits" not in container["resources"]  # a CPU recipe asks for no GPU
+    assert container["resources"]["requests"]["cpu"] == "1"  # memory: from the model's size
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"]
     [key] = [env for env in container["env"] if env["name"] == "LLAMA_API_KEY"]
     assert key["valueFrom"]["secretKeyRef"]["name"] == f"{LOCAL}-api-key"
@@ -362,7 +363,8 @@ def test_helm_chart_renders_the_same_server(export_cli, tmp_path: Path) -> None:
     plain = only(render_chart(folder, values), "Deployment")
     validated(plain)
     [container] = plain["spec"]["template"]["spec"]["containers"]
-    assert "resources" not in container
+    assert "limits" not in container["resources"]  # no GPU asked for
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert all(m["mountPath"] != "/dev/shm" for m in container["volumeMounts"])
 
 

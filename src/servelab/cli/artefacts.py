@@ -71,7 +71,9 @@ def export_command(
     run_as_user: int | None = typer.Option(
         None, "--run-as-user", help="Run as this non-root UID (image permitting)."
     ),
-    cache_size: str = typer.Option("200Gi", "--cache-size", help="Model cache volume size."),
+    cache_size: str | None = typer.Option(
+        None, "--cache-size", help="Model cache volume size (default: 2 × weights + 1 GiB)."
+    ),
     shm_size: str = typer.Option("16Gi", "--shm-size", help="/dev/shm size (memory-backed)."),
     storage_class: str | None = typer.Option(None, "--storage-class", help="PVC storage class."),
 ) -> None:

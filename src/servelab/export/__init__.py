@@ -6,11 +6,12 @@ from pathlib import Path
 
 from servelab.errors import BadInput
 from servelab.export.compose import render_compose
-from servelab.export.container import app_name
+from servelab.export.container import app_name, container_spec
 from servelab.export.helm import chart_files
 from servelab.export.kubernetes import render_job, render_k8s
 from servelab.export.olares import olares_files, olares_name
 from servelab.export.options import ExportOptions
+from servelab.export.sizing import sizing_for
 from servelab.recipe import Recipe
 
 SINGLE_FILE = {"compose": render_compose, "k8s": render_k8s, "job": render_job}
@@ -18,11 +19,16 @@ CHARTS = {"helm": chart_files, "olares": olares_files}
 FORMATS = (*SINGLE_FILE, *CHARTS)
 
 
-def _options(opts: dict[str, object]) -> ExportOptions:
+def _options(recipe: Recipe, opts: dict[str, object]) -> ExportOptions:
     try:
-        return ExportOptions(**opts)  # type: ignore[arg-type]
+        options = ExportOptions(**opts)  # type: ignore[arg-type]
     except TypeError as exc:
         raise BadInput(f"export: {exc}") from None
+    sizing = sizing_for(recipe, container_spec(recipe).gpus)
+    options.sizing = sizing
+    if options.cache_size is None:
+        options.cache_size = sizing.cache_size
+    return options
 
 
 def _check(fmt: str) -> None:
@@ -33,7 +39,7 @@ def _check(fmt: str) -> None:
 def export_files(recipe: Recipe, fmt: str, **opts: object) -> dict[str, str]:
     """Relative path → text of everything the format consists of."""
     _check(fmt)
-    options = _options(opts)
+    options = _options(recipe, opts)
     if fmt in CHARTS:
         folder = olares_name(recipe) if fmt == "olares" else app_name(recipe)
         files = CHARTS[fmt](recipe, options)

@@ -8,6 +8,7 @@ from servelab import __version__
 from servelab.export.container import ContainerSpec, container_spec
 from servelab.export.kubernetes import startup_budget
 from servelab.export.options import ExportOptions
+from servelab.export.sizing import HF_TOKEN, hub_env, image_notes, sizing_notes
 from servelab.export.yamltext import dump
 from servelab.recipe import Recipe
 
@@ -30,7 +31,7 @@ def compose_service(spec: ContainerSpec, opts: ExportOptions) -> dict[str, Any]:
     environment: dict[str, str] = {
         spec.api_key_env: f"${{{spec.api_key_env}:?set {spec.api_key_env} to the API key}}"
     }
-    environment |= {name: f"${{{name}:-}}" for name in spec.passthrough_env}
+    environment |= {name: f"${{{name}:-}}" for name in hub_env(spec)}
     environment |= {key: _escape(value) for key, value in spec.env.items()}
     service: dict[str, Any] = {
         "image": spec.image,
@@ -57,20 +58,29 @@ def compose_service(spec: ContainerSpec, opts: ExportOptions) -> dict[str, Any]:
         ]
     if spec.shared_memory:
         service["shm_size"] = _compose_size(opts.shm_size)
+    reservations: dict[str, Any] = {}
+    if opts.sizing is not None:
+        reservations |= {"cpus": opts.sizing.cpu, "memory": _compose_size(opts.sizing.memory)}
     if spec.gpus:
         device = {"driver": "nvidia", "count": spec.gpus, "capabilities": ["gpu"]}
-        service["deploy"] = {"resources": {"reservations": {"devices": [device]}}}
+        reservations["devices"] = [device]
+    if reservations:
+        service["deploy"] = {"resources": {"reservations": reservations}}
     return service
 
 
 def render_compose(recipe: Recipe, opts: ExportOptions) -> str:
     """`docker compose up` runs the recipe's server; the key comes from the environment."""
     spec = container_spec(recipe)
-    document = {"name": spec.app, "services": {spec.app: compose_service(spec, opts)}}
-    header = (
-        f"# servelab {__version__}: {recipe.name} {recipe.version} (recipe hash {recipe.hash})\n"
-        f"# Run: {spec.api_key_env}=... docker compose -f FILE up -d   (the key is never "
-        "written here)\n"
-        f"# The port is published on {opts.bind} only.\n"
-    )
-    return header + dump(document)
+    # No top-level `name:` (docker-compose 1.x rejects it): the project name goes on -p.
+    document = {"services": {spec.app: compose_service(spec, opts)}}
+    lines = [
+        f"servelab {__version__}: {recipe.name} {recipe.version} (recipe hash {recipe.hash})",
+        f"Run: {spec.api_key_env}=... docker compose -p {spec.app} -f FILE up -d   (the key is "
+        "never written here; docker-compose 1.27+ reads this file too)",
+        f"The port is published on {opts.bind} only.",
+    ]
+    if HF_TOKEN in hub_env(spec):
+        lines.append("Gated models: export HF_TOKEN first (passed through, never written here).")
+    lines += sizing_notes(opts) + image_notes(spec)
+    return "".join(f"# {line}\n" for line in lines) + dump(document)

@@ -24,6 +24,7 @@ from servelab.export.kubernetes import (
     startup_budget,
 )
 from servelab.export.options import ExportOptions
+from servelab.export.sizing import hub_env, image_notes, resources_for, sizing_notes
 from servelab.export.yamltext import dump
 from servelab.recipe import Recipe
 
@@ -65,8 +66,22 @@ def chart_values(spec: ContainerSpec, opts: ExportOptions, secret_name: str) -> 
             "secretName": secret_name,
             "secretKey": API_KEY_SECRET_KEY,
         },
-        "env": [{"name": key, "value": value} for key, value in spec.env.items()],
+        "env": [
+            {
+                "name": name,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": secret_name,
+                        "key": name.lower().replace("_", "-"),
+                        "optional": True,
+                    }
+                },
+            }
+            for name in hub_env(spec)
+        ]
+        + [{"name": key, "value": value} for key, value in spec.env.items()],
         "gpus": spec.gpus,
+        "resources": {"requests": resources_for(opts, 0).get("requests", {})},
         "sharedMemory": {"enabled": spec.shared_memory, "sizeLimit": opts.shm_size},
         "persistence": {
             value_key(m): {
@@ -156,10 +171,11 @@ def deployment_template(spec: ContainerSpec, flavour: ChartFlavour) -> str:
         "            {{- if .Values.env }}\n"
         "            {{- toYaml .Values.env | nindent 12 }}\n"
         "            {{- end }}\n"
-        "          {{- if .Values.gpus }}\n"
-        "          resources:\n            limits:\n"
-        "              nvidia.com/gpu: {{ .Values.gpus }}\n"
-        "          {{- end }}\n"
+        "          resources:\n            requests:\n"
+        "              {{- toYaml .Values.resources.requests | nindent 14 }}\n"
+        "            {{- if .Values.gpus }}\n"
+        "            limits:\n              nvidia.com/gpu: {{ .Values.gpus }}\n"
+        "            {{- end }}\n"
         f"          volumeMounts:\n{mounts}"
         "            {{- if .Values.sharedMemory.enabled }}\n"
         "            - name: dshm\n              mountPath: /dev/shm\n"
@@ -245,7 +261,7 @@ def chart_files(
     header = (
         f"# servelab {__version__}: {recipe.name} {recipe.version} "
         f"(recipe hash {recipe.hash}). The API key is never written here.\n"
-    )
+    ) + "".join(f"# {line}\n" for line in sizing_notes(opts) + image_notes(spec))
     files = {
         "Chart.yaml": dump(chart_yaml(flavour.name, recipe, spec)),
         "values.yaml": header + dump(values),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from servelab.errors import BadInput
 
@@ -15,12 +16,13 @@ class ExportOptions:
     nodes: int | None = None  # multi-node (LeaderWorkerSet) when > 1; default: pipeline size
     bind: str = "127.0.0.1"  # compose: host address the port is published on
     host_port: int | None = None  # compose: published port (default: the container's)
-    cache_size: str = "200Gi"  # PVC size of the model cache
+    cache_size: str | None = None  # model cache volume (default: from the model's weight size)
     shm_size: str = "16Gi"  # /dev/shm (memory-backed) for NCCL and engine workers
     run_as_user: int | None = None  # force a non-root UID (also for images that run as root)
     startup_seconds: int | None = None  # startup probe budget (default: 3× the engine's)
     image: str | None = None  # job: an image with servelab and the engine installed
     storage_class: str | None = None
+    sizing: Any = None  # export.sizing.Sizing: requests derived from the model (set on export)
 
     def __post_init__(self) -> None:
         if self.nodes is not None and self.nodes < 1:

@@ -193,3 +193,13 @@ def test_fit_context_gives_up_after_three_launches(run_cli, tmp_path, monkeypatc
     assert result.returncode == 3
     assert "KV cache too small" in result.stderr
     assert (tmp_path / "launches").read_text() == "3"
+
+
+def test_up_shows_elapsed_time_and_the_last_log_line_while_loading(tmp_path):
+    recipe = _fake_recipe(tmp_path, "--ignore-term")
+    result = run_cli("up", str(recipe), "--timeout", "4")
+    assert result.returncode == 3
+    # Not a terminal: plain lines (at most one per 10 s), elapsed time and the log's last line.
+    assert re.search(r"loading \d+ s · starting · loading model …", result.stderr), result.stderr
+    engine, child = _engine_pids()
+    assert _wait_gone([engine, child])

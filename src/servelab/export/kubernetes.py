@@ -12,15 +12,9 @@ from typing import Any
 
 from servelab import __version__
 from servelab.errors import BadInput
+from servelab.export import sizing
 from servelab.export.container import MODELS_MOUNT, ContainerSpec, app_name, container_spec
 from servelab.export.options import ExportOptions
-from servelab.export.sizing import (
-    HF_TOKEN,
-    hub_env,
-    image_notes,
-    resources_for,
-    sizing_notes,
-)
 from servelab.export.yamltext import dump, dump_all
 from servelab.recipe import Recipe
 
@@ -131,7 +125,7 @@ def server_uid(spec: ContainerSpec, opts: ExportOptions) -> int | None:
 def _env(spec: ContainerSpec, app: str) -> list[Obj]:
     key_ref = {"secretKeyRef": {"name": api_key_secret(app), "key": API_KEY_SECRET_KEY}}
     env: list[Obj] = [{"name": spec.api_key_env, "valueFrom": key_ref}]
-    for name in hub_env(spec):
+    for name in sizing.hub_env(spec):
         ref = {"name": api_key_secret(app), "key": name.lower().replace("_", "-"), "optional": True}
         env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
     env += [{"name": key, "value": value} for key, value in spec.env.items()]
@@ -169,7 +163,7 @@ def _server_container(
     _, mounts = _volumes(spec, app, opts)
     container["env"] = _env(spec, app)
     container["volumeMounts"] = mounts
-    container["resources"] = resources_for(opts, gpus)
+    container["resources"] = sizing.resources_for(opts, gpus)
     if role != "worker":
         container["ports"] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
         container["startupProbe"] = _probe(
@@ -390,9 +384,9 @@ def server_notes(recipe: Recipe, spec: ContainerSpec, opts: ExportOptions) -> li
         f"The Service is ClusterIP; reach it with: kubectl{ns} port-forward "
         f"svc/{spec.app} {spec.port}:{spec.port}",
     ]
-    if HF_TOKEN in hub_env(spec):
+    if sizing.HF_TOKEN in sizing.hub_env(spec):
         notes.append('Gated models: add --from-literal=hf-token="$HF_TOKEN" (optional key).')
-    notes += sizing_notes(opts) + image_notes(spec)
+    notes += sizing.sizing_notes(opts) + sizing.image_notes(spec)
     if spec.runs_as_root and opts.run_as_user is None:
         notes.append(
             "The engine image runs as root (its cache lives under /root), so runAsNonRoot is not "

@@ -35,8 +35,9 @@ def test_endpoint_checks_pass_match_the_contract_and_are_stored(run_cli, tmp_pat
     assert [check["name"] for check in report["checks"]] == ["vision", "tools", "agent", "context"]
     assert all(check["passed"] for check in report["checks"])
     assert report["model"] == "scripted"
-    with Store(str(db)) as store:
-        stored = {check.name: check for check in store.checks("scripted")}
+    host_port = server.url.split("://", 1)[1].rstrip("/")
+    with Store(str(db)) as store:  # stored under the model id and the server's host:port
+        stored = {check.name: check for check in store.checks(f"scripted ({host_port})")}
     assert set(stored) == {"vision", "tools", "agent", "context"}
     assert stored["vision"].evidence[0]["answer"] == "Red."
 

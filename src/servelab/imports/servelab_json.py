@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from servelab import metrics
 from servelab.imports.common import SourceFile
 from servelab.records import BenchResult, ImportedFrom, RunRecord
 
@@ -43,7 +44,7 @@ def read(source: SourceFile) -> list[BenchResult]:
         file=source.path.name,
         sha256=source.sha256,
         figure="decode t/s",
-        formula="(output_tokens − 1) / (t_last_chunk − t_first_token), mean of non-cold runs",
+        formula=f"{metrics.DECODE_TPS.formula}, mean of the warm runs",
         comparable=True,
         note="measured by servelab; stored as measured",
     )

@@ -138,7 +138,9 @@ def test_page_is_self_contained(page: str) -> None:
     assert re.search(r"(src|href)=\"(https?:)?//", page) is None
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     images = re.findall(r"<img src=\"data:image/png;base64,[A-Za-z0-9+/=]+\"", page)
-    assert len(images) == 3  # per-run, per-position acceptance, concurrency
+    # the stack comparison, per-run, per-position acceptance, concurrency
+    assert len(images) == 4
+    assert 'alt="decode t/s by stack"' in page
 
 
 def test_board_rows_marks_and_formula(page: str) -> None:
@@ -187,7 +189,7 @@ def test_report_command_reads_the_store(run_cli, tmp_path: Path) -> None:
     assert "250.80" in row and "✓" in row and "✗" in row  # vision passed, tools failed
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt; Red" in page
     assert "212.41" in page and "cold (excluded)" in page  # the stored runs came back
-    assert page.count('<img src="data:image/png;base64,') == 3
+    assert page.count('<img src="data:image/png;base64,') == 4  # stacks compared + the bench's
 
     empty = run_cli("report", "--html", str(tmp_path), "--db", str(db), timeout=120)
     assert empty.returncode == 2 and "is a folder" in empty.stderr

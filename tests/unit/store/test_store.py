@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from servelab.errors import BadInput, RunFailed
-from servelab.records import BenchResult, CheckResult, CheckSet, RunRecord
+from servelab.records import BenchResult, CheckResult, CheckSet, ImportedFrom, RunRecord
 from servelab.store import SCHEMA_VERSION, Store, load_reported, migrate, resolve_url
 from servelab.store.url import make_engine
 from tests.store_samples import fresh_pg_database, full_bench, full_run, passed
@@ -77,6 +77,16 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 
 def test_a_bench_round_trips_every_field(store_url):
     original = full_bench(cold=212.41)
+    original.provenance.imported = ImportedFrom(  # what `servelab import` adds
+        tool="vllm bench serve",
+        tool_version="0.20.2",
+        file="result.json",
+        sha256="ab" * 32,
+        figure="1000 / mean_tpot_ms",
+        formula="TPOT = (e2el − ttft) / (output_len − 1)",
+        comparable=True,
+        note="harmonic mean",
+    )
     for records in (
         [original],
         [original.provenance],

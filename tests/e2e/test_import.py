@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from tests.conftest import DATA, REPO, run_cli
+from tests.support import DATA, REPO
 
 IMPORTS = DATA / "imports"
 VLLM_REAL = (
@@ -26,15 +26,15 @@ def _tool_of(name: str) -> str:
     raise AssertionError(f"{name}: name it after the tool that wrote it")
 
 
-def _import(db, *files):
+def _import(run_cli, db, *files):
     done = run_cli("import", *map(str, files), "--db", str(db))
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_every_tool_file_shows_on_the_board_with_provenance(tmp_path):
+def test_every_tool_file_shows_on_the_board_with_provenance(run_cli, tmp_path):
     db = tmp_path / "r.db"
-    out = _import(db, VLLM_REAL, SERVELAB_REAL, *TOOL_FILES)
+    out = _import(run_cli, db, VLLM_REAL, SERVELAB_REAL, *TOOL_FILES)
     tools = {"vllm", "servelab"} | {_tool_of(path.name) for path in TOOL_FILES}
     for tool in tools:
         assert tool in out.lower(), (tool, out)
@@ -52,9 +52,9 @@ def test_every_tool_file_shows_on_the_board_with_provenance(tmp_path):
     assert "(imported: vllm bench serve" in table and "unranked" in table
 
 
-def test_board_csv_has_the_same_rows_as_json(tmp_path):
+def test_board_csv_has_the_same_rows_as_json(run_cli, tmp_path):
     db = tmp_path / "r.db"
-    _import(db, VLLM_REAL, SERVELAB_REAL, *TOOL_FILES)
+    _import(run_cli, db, VLLM_REAL, SERVELAB_REAL, *TOOL_FILES)
     as_json = json.loads(run_cli("board", "--json", "--db", str(db)).stdout)
     done = run_cli("board", "--csv", "-", "--db", str(db))
     assert done.returncode == 0, done.stderr
@@ -70,7 +70,7 @@ def test_board_csv_has_the_same_rows_as_json(tmp_path):
     assert target.read_text() == done.stdout
 
 
-def test_unknown_or_malformed_files_exit_2_with_one_line(tmp_path):
+def test_unknown_or_malformed_files_exit_2_with_one_line(run_cli, tmp_path):
     unknown = tmp_path / "x.json"
     unknown.write_text('{"a": 1}')
     broken = tmp_path / "y.json"
@@ -81,6 +81,6 @@ def test_unknown_or_malformed_files_exit_2_with_one_line(tmp_path):
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
-def test_version_flag():
+def test_version_flag(run_cli):
     done = run_cli("--version")
     assert done.returncode == 0 and done.stdout.startswith("servelab ")

@@ -195,7 +195,7 @@ def test_fit_context_gives_up_after_three_launches(run_cli, tmp_path, monkeypatc
     assert (tmp_path / "launches").read_text() == "3"
 
 
-def test_up_shows_elapsed_time_and_the_last_log_line_while_loading(tmp_path):
+def test_up_shows_elapsed_time_and_the_last_log_line_while_loading(run_cli, tmp_path):
     recipe = _fake_recipe(tmp_path, "--ignore-term")
     result = run_cli("up", str(recipe), "--timeout", "4")
     assert result.returncode == 3

@@ -6,20 +6,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from servelab.launch import log_path_for
-from tests.conftest import pid_alive, requires_llama, run_cli
+from tests.support import pid_alive
 
 RECIPE = "local-stories260k"
 
 
-def _status() -> list[dict]:
+def _status(run_cli) -> list[dict]:
     done = run_cli("status", "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-@requires_llama
-def test_check_and_endpoint_bench_reuse_the_engine_that_is_up(tmp_path):
+@pytest.mark.llama
+def test_check_and_endpoint_bench_reuse_the_engine_that_is_up(run_cli, tmp_path):
     up = run_cli("up", RECIPE, "--json")
     assert up.returncode == 0, up.stderr
     endpoint = json.loads(up.stdout)
@@ -31,7 +33,7 @@ def test_check_and_endpoint_bench_reuse_the_engine_that_is_up(tmp_path):
         assert f"using {RECIPE} already up at {endpoint['url']} (pid {endpoint['pid']})" in (
             check.stderr
         )
-        [engine] = _status()  # still one engine: the same process, still ready
+        [engine] = _status(run_cli)  # still one engine: the same process, still ready
         assert (engine["pid"], engine["ready"]) == (endpoint["pid"], True)
         assert pid_alive(endpoint["pid"])
         assert log.read_text(errors="replace").splitlines()[0] == first_line  # not overwritten

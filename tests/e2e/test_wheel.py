@@ -6,7 +6,7 @@ import subprocess
 import sys
 import zipfile
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 
 def test_wheel_builds_with_recipes_and_templates(tmp_path):

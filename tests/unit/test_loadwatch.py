@@ -9,7 +9,7 @@ from rich.console import Console
 from servelab.cli.notes import Notes
 from servelab.engines import get_engine
 from servelab.loadwatch import LoadingLine, last_line, loading_line
-from tests.conftest import DATA
+from tests.support import DATA
 
 LOGS = DATA / "logs"
 

@@ -9,7 +9,7 @@ import pytest
 
 from servelab.errors import BadInput
 from servelab.imports import import_benches, read_source, reader_for
-from tests.conftest import DATA, REPO
+from tests.support import DATA, REPO
 
 IMPORTS = DATA / "imports"
 VLLM_REAL = (

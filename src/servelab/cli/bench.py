@@ -79,8 +79,6 @@ def target_for_endpoint(
     )
 
 
-
-
 def open_store(db: str | None):
     from servelab.store import Store
 

@@ -68,29 +68,8 @@ def attempts_of(conn: Connection, tune_id: str) -> list[TuneAttempt]:
         .where(attempts_t.c.tune_id == tune_id)
         .order_by(attempts_t.c.id)
     )
-    return [
-        TuneAttempt(
-            id=row.id,
-            tune_id=row.tune_id,
-            slot=row.slot,
-            bench_id=row.bench_id,
-            bench_status=row.bench_status,
-            error=row.error,
-            host=row.host,
-            created_at=row.created_at,
-        )
-        for row in conn.execute(query)
-    ]
+    return [TuneAttempt.model_validate(dict(row._mapping)) for row in conn.execute(query)]
 
 
 def _tune_from_row(row: Row) -> TuneRecord:
-    return TuneRecord(
-        id=row.id,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        status=row.status,
-        recipe_hash=row.recipe_hash,
-        fingerprint=row.fingerprint,
-        key=row.key,
-        plan=row.plan,
-    )
+    return TuneRecord.model_validate(dict(row._mapping))

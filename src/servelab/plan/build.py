@@ -9,7 +9,7 @@ from servelab.engines.memory import GIB, KVLayout, kv_layout
 from servelab.errors import BadInput
 from servelab.gpu import detect_gpus
 from servelab.plan import kv
-from servelab.plan.facts import ModelFacts, model_facts
+from servelab.plan.facts import Layer, ModelFacts, model_facts
 from servelab.plan.gpus import gpu_by_name, match_gpu
 from servelab.plan.roofline import decode_ceiling, tokens_per_step
 from servelab.plan.weights import weight_memory
@@ -109,28 +109,89 @@ def build_plan(
     length, length_source = _length(recipe, facts, max_model_len)
     weights = weight_memory(facts)
     card = _choose_gpu(gpu, gpu_mem_gib, bandwidth_gbs)
-    util = gpu_util or recipe.limits.gpu_memory_utilization or layout.default_gpu_util
-    if not 0 < util <= 1:
-        raise BadInput("expected a fraction in (0, 1]", field="gpu_util", value=util)
+    util = _utilization(gpu_util, recipe, layout)
     tp, pp = recipe.parallel.tensor, recipe.parallel.pipeline
     stages = kv.shard(facts.layers, tp, pp)
     needed = max(kv.needed_bytes(stage, length, layout) for stage in stages)
     weights_per_gpu = None if weights.bytes is None else weights.bytes / (tp * pp)
     warnings: list[str] = []
-
     available, available_formula = _available(
         kv_available_gib, card, util, weights_per_gpu, layout, warnings
     )
-    fit = fits = possible = None
-    if available is not None:
-        fit = min(kv.max_fit(stage, layout, available, length) for stage in stages)
-        possible = min(kv.max_fit(stage, layout, available, kv.SEARCH_LIMIT) for stage in stages)
-        fits = needed <= available
-        if not fits:
-            warnings.append(
-                f"max_model_len {length} needs {needed / GIB:.2f} GiB of KV per GPU but "
-                f"{available / GIB:.2f} GiB is available: the largest length that fits is {fit}"
-            )
+    fit, possible, fits = _fit(stages, layout, available, needed, length, warnings)
+    warnings += _model_warnings(recipe, facts, length)
+    roof = _roofline(recipe, facts, weights.bytes, layout, card, acceptance, roofline_context)
+    return {
+        "recipe": recipe.name,
+        "engine": recipe.engine.name,
+        "max_model_len": length,
+        "max_model_len_source": length_source,
+        "weights_gib": _gib(weights.bytes),
+        "weights_formula": weights.formula,
+        "weights_per_gpu_gib": _gib(weights_per_gpu),
+        **_per_token(facts, layout),
+        "kv_needed_bytes": needed,
+        "kv_needed_gib": needed / GIB,
+        "kv_available_gib": _gib(available),
+        "kv_available_formula": available_formula,
+        "max_model_len_fit": fit,
+        "max_model_len_possible": possible if possible != kv.SEARCH_LIMIT else None,
+        "fits": fits,
+        "native_context": facts.native_context,
+        "gpu": {**_gpu_json(card), "utilization": util, "source": card.source},
+        "parallel": {"tensor": tp, "pipeline": pp, "gpus": tp * pp},
+        "layout": _layout_json(layout),
+        **roof,
+        "model": facts.to_json(),
+        "warnings": warnings,
+    }
+
+
+def _utilization(given: float | None, recipe: Recipe, layout: KVLayout) -> float:
+    util = given or recipe.limits.gpu_memory_utilization or layout.default_gpu_util
+    if not 0 < util <= 1:
+        raise BadInput("expected a fraction in (0, 1]", field="gpu_util", value=util)
+    return util
+
+
+def _per_token(facts: ModelFacts, layout: KVLayout) -> dict[str, float]:
+    """KV bytes per token (all attention layers) and per token past the sliding windows."""
+    return {
+        "kv_bytes_per_token": kv.bytes_per_token(
+            facts.layers, layout.dtype_bytes, ("full", "sliding")
+        ),
+        "kv_bytes_per_extra_token": kv.bytes_per_token(facts.layers, layout.dtype_bytes, ("full",)),
+    }
+
+
+def _gpu_json(card: _Gpu) -> dict[str, Any]:
+    return {"name": card.name, "memory_gib": card.memory_gib, "bandwidth_gbs": card.bandwidth_gbs}
+
+
+def _fit(
+    stages: list[list[Layer]],
+    layout: KVLayout,
+    available: float | None,
+    needed: float,
+    length: int,
+    warnings: list[str],
+) -> tuple[int | None, int | None, bool | None]:
+    """(largest length that fits, the most memory allows, whether ``length`` fits)."""
+    if available is None:
+        return None, None, None
+    fit = min(kv.max_fit(stage, layout, available, length) for stage in stages)
+    possible = min(kv.max_fit(stage, layout, available, kv.SEARCH_LIMIT) for stage in stages)
+    fits = needed <= available
+    if not fits:
+        warnings.append(
+            f"max_model_len {length} needs {needed / GIB:.2f} GiB of KV per GPU but "
+            f"{available / GIB:.2f} GiB is available: the largest length that fits is {fit}"
+        )
+    return fit, possible, fits
+
+
+def _model_warnings(recipe: Recipe, facts: ModelFacts, length: int) -> list[str]:
+    warnings = []
     if facts.native_context and length > facts.native_context:
         warnings.append(
             f"max_model_len {length} exceeds the native context {facts.native_context}: the "
@@ -140,40 +201,7 @@ def build_plan(
         warnings.append(f"unconfirmed model facts: {', '.join(facts.unconfirmed)}")
     if recipe.speculative is not None and recipe.speculative.model is not None:
         warnings.append("the draft model's weights and KV are not counted")
-
-    roof = _roofline(recipe, facts, weights.bytes, layout, card, acceptance, roofline_context)
-    per_token = kv.bytes_per_token(facts.layers, layout.dtype_bytes, ("full", "sliding"))
-    return {
-        "recipe": recipe.name,
-        "engine": recipe.engine.name,
-        "max_model_len": length,
-        "max_model_len_source": length_source,
-        "weights_gib": _gib(weights.bytes),
-        "weights_formula": weights.formula,
-        "weights_per_gpu_gib": _gib(weights_per_gpu),
-        "kv_bytes_per_token": per_token,
-        "kv_bytes_per_extra_token": kv.bytes_per_token(facts.layers, layout.dtype_bytes, ("full",)),
-        "kv_needed_bytes": needed,
-        "kv_needed_gib": needed / GIB,
-        "kv_available_gib": _gib(available),
-        "kv_available_formula": available_formula,
-        "max_model_len_fit": fit,
-        "max_model_len_possible": possible if possible != kv.SEARCH_LIMIT else None,
-        "fits": fits,
-        "native_context": facts.native_context,
-        "gpu": {
-            "name": card.name,
-            "memory_gib": card.memory_gib,
-            "bandwidth_gbs": card.bandwidth_gbs,
-            "utilization": util,
-            "source": card.source,
-        },
-        "parallel": {"tensor": tp, "pipeline": pp, "gpus": tp * pp},
-        "layout": _layout_json(layout),
-        **roof,
-        "model": facts.to_json(),
-        "warnings": warnings,
-    }
+    return warnings
 
 
 def _available(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from servelab.errors import BadInput
+from servelab.export.bench_job import render_job
 from servelab.export.compose import render_compose
 from servelab.export.container import app_name, container_spec
 from servelab.export.helm import chart_files
-from servelab.export.kubernetes import render_job, render_k8s
+from servelab.export.kubernetes import render_k8s
 from servelab.export.olares import olares_files, olares_name
 from servelab.export.options import ExportOptions
 from servelab.export.sizing import sizing_for

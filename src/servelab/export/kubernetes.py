@@ -15,7 +15,7 @@ from servelab.errors import BadInput
 from servelab.export import sizing
 from servelab.export.container import MODELS_MOUNT, ContainerSpec, app_name, container_spec
 from servelab.export.options import ExportOptions
-from servelab.export.yamltext import dump, dump_all
+from servelab.export.yamltext import dump_all
 from servelab.recipe import Recipe
 
 API_KEY_SECRET_KEY = "api-key"
@@ -283,93 +283,7 @@ def server_objects(recipe: Recipe, opts: ExportOptions) -> list[Obj]:
     return objects
 
 
-def job_objects(recipe: Recipe, opts: ExportOptions) -> list[Obj]:
-    """A bench Job: `servelab bench RECIPE --db $(SERVELAB_DB)`, the URL from a Secret."""
-    spec = container_spec(recipe)
-    app = spec.app
-    name = f"{app}-bench"
-    labels = _labels(recipe, app, "bench")
-    recipe_yaml = dump(recipe.canonical())
-    config_map = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _meta(f"{name}-recipe", labels, opts, recipe),
-        "data": {"recipe.yaml": recipe_yaml},
-    }
-    cache = f"{app}-hf-cache"
-    env: list[Obj] = [
-        {
-            "name": "SERVELAB_DB",
-            "valueFrom": {"secretKeyRef": {"name": db_secret(app), "key": DB_SECRET_KEY}},
-        },
-        {"name": "SERVELAB_HOME", "value": "/tmp/servelab"},
-        {"name": "HF_HOME", "value": "/cache/huggingface"},
-    ]
-    env += [{"name": key, "value": value} for key, value in spec.env.items()]
-    volumes: list[Obj] = [
-        {"name": "recipe", "configMap": {"name": f"{name}-recipe"}},
-        {"name": "cache", "persistentVolumeClaim": {"claimName": cache}},
-        {"name": "tmp", "emptyDir": {}},
-    ]
-    mounts: list[Obj] = [
-        {"name": "recipe", "mountPath": RECIPE_DIR, "readOnly": True},
-        {"name": "cache", "mountPath": "/cache/huggingface"},
-        {"name": "tmp", "mountPath": "/tmp"},
-    ]
-    objects: list[Obj] = [pvc(cache, recipe, opts, shared=False)]
-    models = next((m for m in spec.mounts if m.path == MODELS_MOUNT), None)
-    if models is not None:
-        env.append({"name": "SERVELAB_MODELS", "value": MODELS_MOUNT})
-        volumes.append(
-            {
-                "name": "models",
-                "persistentVolumeClaim": {"claimName": f"{app}-{models.name}", "readOnly": True},
-            }
-        )
-        mounts.append({"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True})
-        objects.append(pvc(f"{app}-{models.name}", recipe, opts, shared=False))
-    if spec.shared_memory:
-        volumes.append(
-            {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": opts.shm_size}}
-        )
-        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
-    uid = opts.run_as_user or 1000
-    container: Obj = {
-        "name": "bench",
-        "image": opts.image or f"servelab:{__version__}",
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["servelab"],
-        "args": ["bench", f"{RECIPE_DIR}/recipe.yaml", "--db", "$(SERVELAB_DB)"],
-        "env": env,
-        "volumeMounts": mounts,
-        "securityContext": container_security(True),
-    }
-    if spec.gpus:
-        container["resources"] = {"limits": {"nvidia.com/gpu": spec.gpus}}
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": _meta(name, labels, opts, recipe),
-        "spec": {
-            "backoffLimit": 0,  # a failed bench is a result to read, not to retry silently
-            "ttlSecondsAfterFinished": 7 * 24 * 3600,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security(uid),
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
-        },
-    }
-    return objects + [config_map, job]
-
-
-def _header(lines: list[str]) -> str:
+def header(lines: list[str]) -> str:
     return "".join(f"# {line}\n" if line else "#\n" for line in lines)
 
 
@@ -405,18 +319,4 @@ def render_k8s(recipe: Recipe, opts: ExportOptions) -> str:
     """The server manifests as one multi-document YAML."""
     spec, _ = server_spec(recipe, opts)
     text = dump_all(server_objects(recipe, opts))
-    return _header(server_notes(recipe, spec, opts)) + "---\n" + text
-
-
-def render_job(recipe: Recipe, opts: ExportOptions) -> str:
-    app = app_name(recipe)
-    ns = f" -n {opts.namespace}" if opts.namespace else ""
-    notes = [
-        f"servelab {__version__}: bench Job for {recipe.name} {recipe.version}",
-        "The database URL is read from a Secret; create it first:",
-        f"  kubectl{ns} create secret generic {db_secret(app)} "
-        f'--from-literal={DB_SECRET_KEY}="$SERVELAB_DB"',
-        "The image must hold servelab and the engine (--image); the recipe travels in a ConfigMap.",
-    ]
-    text = dump_all(job_objects(recipe, opts))
-    return _header(notes) + "---\n" + text
+    return header(server_notes(recipe, spec, opts)) + "---\n" + text

@@ -10,6 +10,7 @@ server's usage). At concurrency 1 it ranks beside servelab's figure.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from servelab.imports.common import Figure, SourceFile, imported_bench, number
@@ -41,35 +42,43 @@ def matches(data: Any) -> bool:
 
 
 def _from_csv(rows: list[list[str]]) -> dict[str, Any]:
-    """Metric rows (`Metric,avg,min,max,p99,…,std`) as the JSON export's blocks."""
+    """Metric rows (`Metric,avg,min,…,std`, then `Metric,Value`) as the JSON export's blocks."""
     header: list[str] = []
     blocks: dict[str, Any] = {}
     for row in rows:
         if row and row[0] == "Metric":
-            header = [cell.strip() for cell in row]
+            header = ["avg"] if row[1:] == ["Value"] else [cell.strip() for cell in row[1:]]
             continue
-        if not row or not header:
-            continue
-        name = row[0].split(" (", 1)[0].strip()
-        if name in CSV_HEADERS:
-            blocks[CSV_HEADERS[name]] = dict(zip(header[1:], row[1:], strict=False))
-        elif not header or len(row) == 2:
-            blocks[row[0].strip().lower().replace(" ", "_")] = {"avg": row[1]}
+        name = row[0].split(" (", 1)[0].strip() if row else ""
+        if header and name in CSV_HEADERS:
+            blocks[CSV_HEADERS[name]] = dict(zip(header, row[1:], strict=False))
     return blocks
 
 
 def _concurrency(data: dict[str, Any]) -> int | None:
+    """The profiling phase's concurrency (input_config.phases)."""
     config = data.get("input_config") or {}
-    loadgen = config.get("loadgen") or {} if isinstance(config, dict) else {}
-    value = loadgen.get("concurrency") if isinstance(loadgen, dict) else None
-    return value if isinstance(value, int) else None
+    for phase in config.get("phases") or [] if isinstance(config, dict) else []:
+        if isinstance(phase, dict) and phase.get("kind") == "profiling":
+            value = phase.get("concurrency")
+            return value if isinstance(value, int) else None
+    return None
 
 
 def _model(data: dict[str, Any]) -> str:
+    """The first benchmarked model's name (input_config.models.items)."""
     config = data.get("input_config") or {}
-    endpoint = config.get("endpoint") or {} if isinstance(config, dict) else {}
-    names = endpoint.get("model_names") if isinstance(endpoint, dict) else None
-    return str(names[0]) if isinstance(names, list) and names else ""
+    models = config.get("models") or {} if isinstance(config, dict) else {}
+    items = models.get("items") if isinstance(models, dict) else None
+    first = items[0] if isinstance(items, list) and items else {}
+    return str(first.get("name") or "") if isinstance(first, dict) else ""
+
+
+def _started(data: dict[str, Any]) -> float:
+    try:
+        return datetime.fromisoformat(str(data.get("start_time"))).timestamp()
+    except ValueError:
+        return time.time()
 
 
 def read(source: SourceFile) -> list[BenchResult]:
@@ -112,7 +121,7 @@ def read(source: SourceFile) -> list[BenchResult]:
             origin,
             stack=model.rsplit("/", 1)[-1] or "aiperf",
             version=f"aiperf c{concurrency or '?'}",
-            started_at=time.time(),
+            started_at=_started(data),
             summary=summary,
             model=model,
             tokens=round(osl or 0),

@@ -93,3 +93,33 @@ def test_unknown_and_malformed_files_are_one_line_bad_input(tmp_path):
     with pytest.raises(BadInput, match="positive mean_tpot_ms"):
         import_benches(read_source(zero))
     assert reader_for(read_source(unknown)) is None
+
+
+def test_guidellm_report_gives_each_sampled_request_decode_tps():
+    path = IMPORTS / "guidellm-0.8.1-benchmarks.json"
+    bench = _one(path)
+    data = json.loads(path.read_text())
+    requests = data["benchmarks"][0]["requests"]["successful"]
+    expected = [1000 / request["inter_token_latency_ms"] for request in requests]
+    assert [run.decode_tps for run in bench.runs] == pytest.approx(expected)
+    assert bench.summary.mean == pytest.approx(sum(expected) / len(expected))
+    origin = bench.provenance.imported
+    assert (origin.tool, origin.tool_version, origin.comparable) == ("guidellm", "0.8.1", True)
+    assert bench.provenance.stack_version == "guidellm synchronous"
+
+
+@pytest.mark.parametrize("suffix", ["json", "csv"])
+def test_aiperf_export_maps_per_user_throughput(suffix):
+    bench = _one(IMPORTS / f"aiperf-0.13.0-profile_export_aiperf.{suffix}")
+    data = json.loads((IMPORTS / "aiperf-0.13.0-profile_export_aiperf.json").read_text())
+    per_user = data["output_token_throughput_per_user"]
+    assert bench.summary.mean == pytest.approx(per_user["avg"], rel=1e-4)  # the CSV rounds
+    assert bench.summary.n == per_user["count"]
+    [level] = bench.concurrency
+    assert level.aggregate_tps == pytest.approx(data["output_token_throughput"]["avg"], rel=1e-4)
+    origin = bench.provenance.imported
+    if suffix == "json":  # the JSON says the version, the model and concurrency 1
+        assert (origin.tool_version, origin.comparable) == ("0.13.0", True)
+        assert bench.provenance.stack == "stories260k"
+    else:  # the CSV says neither: shown, not ranked
+        assert not origin.comparable and "concurrency unknown" in origin.note

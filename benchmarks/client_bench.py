@@ -7,6 +7,7 @@ Capacity: 1, 100 and 1,000 concurrent streams over ``run_concurrent`` — the co
 concurrency levels run; aggregate t/s by ``servelab.metrics.AGGREGATE_TPS``, and whether every
 request's decode t/s stays within 1 % of its truth.
 
+    python benchmarks/client_bench.py --load-model [load_capacity.py's flags]   (servelab.load)
     python benchmarks/client_bench.py [--quick] [--processes P] [--server-cpu N] [--json FILE]
 """
 
@@ -236,6 +237,11 @@ def print_row(r: Row) -> None:
 
 
 def main() -> None:
+    if "--load-model" in sys.argv:  # the load client (servelab.load) instead of run_concurrent
+        from load_capacity import main as load_main
+
+        load_main([arg for arg in sys.argv[1:] if arg != "--load-model"])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--processes",

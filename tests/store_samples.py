@@ -10,6 +10,13 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import create_engine, text
 
+from servelab.load.records import (
+    ClientFigures,
+    Distribution,
+    LoadLevel,
+    LoadResult,
+    ServerFigures,
+)
 from servelab.records import (
     BenchResult,
     CheckResult,
@@ -155,6 +162,54 @@ def full_bench(
         ],
         reported=False,
         source="measured here",
+    )
+
+
+def sample_load() -> LoadResult:
+    """A load section with every field off its default."""
+    dist = Distribution(mean=10.0, std=1.0, p50=9.9, p90=11.0, p95=11.5, p99=12.5)
+    level = LoadLevel(
+        mode="poisson",
+        max_concurrency=32,
+        request_rate=4.5,
+        requests=45,
+        ok=44,
+        duration_s=10.2,
+        output_tps=880.0,
+        request_tps=4.31,
+        max_in_flight=9,
+        ttft_ms=dist,
+        tpot_ms=dist,
+        itl_ms=dist,
+        e2el_ms=dist,
+        goodput_rps=4.0,
+        server=ServerFigures(
+            source="metrics",
+            generated_tokens=8800.0,
+            output_tps=862.7,
+            decode_tps=101.0,
+            note="decode rate from timings",
+        ),
+        client=ClientFigures(
+            processes=2,
+            cpu_pct=12.0,
+            cpu_pct_max=14.0,
+            send_lag_ms={"p50": 0.1, "p99": 0.9},
+            loop_lag_ms={"p50": 0.05, "p99": 0.4},
+            achieved_rate=4.4,
+            interarrival_cv=0.97,
+        ),
+        unreliable="client CPU pegged (95 % ≥ 90 %)",
+        errors=["HTTP 500: boom"],
+        label="rate",
+        histograms={"ttft_ms": "HISTFAAAA"},
+    )
+    return LoadResult(
+        workload={"kind": "synthetic", "input_len": 128},
+        slo={"ttft_ms": 500.0},
+        saturation_rps=4.31,
+        saturation_output_tps=880.0,
+        levels=[level],
     )
 
 

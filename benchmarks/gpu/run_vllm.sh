@@ -19,12 +19,15 @@
 #   benchmarks/gpu/run_vllm.sh tp              # issue 10: 1B stand-in at tensor 2, then tensor 1
 #   benchmarks/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
 #   benchmarks/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
+#   benchmarks/gpu/run_vllm.sh load [RATE] [N] # issue 16: servelab's load client vs `vllm bench
+#                                         # serve`, A B A B on the 1B stand-in, same dataset and
+#                                         # rate, /metrics around each (benchmarks/gpu/load_ab.py)
 #
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
 # (their own session), so the no-spec twin stays up from part a to part c.
 set -uo pipefail
-part=${1:?usage: run_vllm.sh setup STAGE [STAGE22] | a | b | c | gemma | setup22 STAGE22 MODELS | tp | dflash | rest}
+part=${1:?usage: run_vllm.sh setup STAGE [STAGE22] | a | b | c | gemma | setup22 STAGE22 MODELS | tp | dflash | rest | load}
 repo=$(pwd)
 WORK=${WORK:-/tmp/work}
 mkdir -p "$WORK"
@@ -113,12 +116,39 @@ standin() { # standin RECIPE CHECKS [smoke]: up → (one request) → check → 
 if [ "$part" = gemma ]; then
     export PYTHONPATH=/tmp/tf:/tmp/site22:$repo/src PATH=/tmp/site22/bin:$PATH
 fi
-case $part in setup22|tp|dflash|rest)
+case $part in setup22|tp|dflash|rest|load)
     # vLLM 0.22 alone; cutlass-dsl's .pth is not read from a --target folder, hence its path
     export PYTHONPATH=/tmp/site22:/tmp/site22/nvidia_cutlass_dsl/python_packages:$repo/src
     export PATH=/tmp/site22/bin:$PATH ;;
 esac
 G=$repo/src/servelab/recipes
+
+load_ab() { # load_ab RATE N: A (servelab) B (vllm bench serve) A B on one server
+    local rate=$1 n=$2 name=vllm-standin-1b-nospec url model data=$WORK/load-prompts.jsonl
+    sl up "$R/$name.yaml" --timeout 400 || { pack; return 1; }
+    url=$(url_of "$name")
+    model=$(python3 -c "import httpx; print(httpx.get('$url/v1/models').json()['data'][0]['id'])")
+    python3 benchmarks/gpu/load_ab.py dataset "$data" "$n"
+    for round in 1 2; do
+        snap "$url" "load-servelab-$round-before"
+        sl bench --endpoint "$url" --model "$model" --request-rate "$rate" --num-prompts "$n" \
+            --dataset "$data" --output-len 256 --warmup 0 --seed "$round" \
+            --json "$WORK/load-servelab-$round.json" > "$WORK/load-servelab-$round.log" 2>&1
+        snap "$url" "load-servelab-$round-after"
+        snap "$url" "load-vllm-$round-before"
+        vllm bench serve --base-url "$url" --model "$model" --tokenizer "$model" \
+            --backend openai-chat --endpoint /v1/chat/completions \
+            --dataset-name custom --dataset-path "$data" --custom-output-len 256 \
+            --num-prompts "$n" --request-rate "$rate" --seed "$round" --ignore-eos \
+            --temperature 0 --save-result --result-dir "$WORK" \
+            --result-filename "load-vllm-$round.json" > "$WORK/load-vllm-$round.log" 2>&1 \
+            || echo "vllm bench serve failed (round $round)" >&2
+        snap "$url" "load-vllm-$round-after"
+    done
+    tail -40 "$WORK/load-servelab-1.log"
+    python3 benchmarks/gpu/load_ab.py compare "$WORK" | tee "$WORK/load-ab.txt"
+    sl down "$name"
+}
 
 case $part in
 setup)
@@ -223,6 +253,9 @@ dflash)
         standin "$r" tools smoke && break
     done
     sl board --markdown | tee "$WORK/board-dflash.md"
+    ;;
+load)
+    load_ab "${2:-20}" "${3:-400}"
     ;;
 rest)
     shift

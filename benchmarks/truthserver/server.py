@@ -96,8 +96,9 @@ class Stream:
 
     def send_due(self, now: float) -> bool:
         """Write every chunk due by ``now`` in one write; True when the stream is finished."""
+        # floor, not int(): before the first token is due nothing is (int() rounds −0.3 up to 0)
         due_count = min(
-            self.chunks_total, int((now - self.first_due) * self.rate / self.per_chunk) + 1
+            self.chunks_total, math.floor((now - self.first_due) * self.rate / self.per_chunk) + 1
         )
         count = due_count - self.chunks_sent
         if count <= 0:

@@ -231,9 +231,11 @@ async def stream_run(
     timeout_s: float,
     api_key: str | None = None,
     spec_readers: list[SpecReader] | None = None,
+    itl: dict[int, int] | None = None,
 ) -> RunRecord:
     """One streamed chat completion, timed. ``timeout_s`` bounds connecting and every silence
-    between two reads (a hang), not the whole run. ``index``/``cold`` are the caller's to set."""
+    between two reads (a hang), not the whole run. ``index``/``cold`` are the caller's to set.
+    ``itl``, when given, counts inter-chunk gaps in whole µs (chunks of one read: gap 0)."""
     body = dict(payload, stream=True, stream_options={"include_usage": True})
     url = base_url.rstrip("/") + CHAT_PATH
     readers = _default_spec_readers() if spec_readers is None else spec_readers
@@ -257,7 +259,10 @@ async def stream_run(
                 now = getattr(data, "received_at", None) or clock()
                 lines = (pending + data).split(b"\n")
                 pending = lines.pop()
-                state.feed(lines, now)
+                if itl is None:
+                    state.feed(lines, now)
+                else:
+                    _feed_counting_gaps(state, lines, now, itl)
                 if state.error:
                     break
             if pending.strip() and not state.error:
@@ -276,6 +281,19 @@ async def stream_run(
     except Exception as exc:  # never let one run take the bench down
         state.error = f"unexpected {type(exc).__name__}: {exc}"
     return _record(state, t_sent, started_at, requested, readers)
+
+
+def _feed_counting_gaps(state: _Stream, lines: list[bytes], now: float, itl: dict[int, int]):
+    """``state.feed`` plus the gaps between content chunks: the read's first chunk is
+    ``now − t_last`` after the previous one, the others in the same read 0 µs after it."""
+    before, previous = state.chunks, state.t_last
+    state.feed(lines, now)
+    new = state.chunks - before
+    if new and previous is not None:
+        gap = round((now - previous) * 1e6)
+        itl[gap] = itl.get(gap, 0) + 1
+    if new > 1:
+        itl[0] = itl.get(0, 0) + new - 1
 
 
 def stream_client(timeout_s: float | None = None) -> httpx.AsyncClient:

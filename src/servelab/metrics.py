@@ -192,6 +192,34 @@ CATALOGUE: dict[str, Metric] = {
 }
 
 
+# --- load levels (servelab.load): one window each, a level's first send → its last response end
+LOAD_WINDOW = "one load level: first request sent → last response end"
+_LOAD = (
+    ("load_ttft_ms", "TTFT", "ms", "first content chunk received − request sent"),
+    ("load_tpot_ms", "TPOT", "ms", "(t_last_chunk − t_first_chunk) / (output_tokens − 1)"),
+    ("load_itl_ms", "ITL", "ms", "gap between successive content chunks (one read's: 0)"),
+    ("load_e2el_ms", "E2EL", "ms", "last content chunk received − request sent"),
+    ("load_output_tps", "output t/s", "tokens/s", "Σ output_tokens (ok) / duration"),
+    ("load_request_tps", "request/s", "requests/s", "ok requests / duration"),
+    ("load_duration_s", "duration", "s", "last response end − first request sent"),
+    ("load_goodput_rps", "goodput", "requests/s", "ok requests meeting every SLO / duration"),
+    ("load_max_in_flight", "max in flight", "requests", "most between send and end at once"),
+    ("load_server_output_tps", "server t/s", "tokens/s", "Δ generated-token counter / duration"),
+    (
+        "load_server_decode_tps",
+        "server decode t/s",
+        "tokens/s",
+        "(Δ generated − Δ decoded requests) / Δ decode seconds (engine counters or timings)",
+    ),
+    ("load_client_cpu_pct", "client CPU", "%", "Σ process CPU s / (wall s × processes) × 100"),
+    ("load_send_lag_ms", "send lag", "ms", "actual − due send time (closed loop: previous end)"),
+    ("load_saturation", "saturation", "tokens/s", "highest output t/s of a reliable level"),
+)
+LOAD_METRICS: dict[str, Metric] = {
+    key: _m(key, label, unit, formula, LOAD_WINDOW) for key, label, unit, formula in _LOAD
+}
+CATALOGUE.update(LOAD_METRICS)
+
 # --- per run ------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servelab import metrics
+from servelab.load.records import LoadResult
 
 BenchStatus = Literal["running", "complete", "interrupted", "failed"]
 """A bench's status: running until it ends complete, interrupted (Ctrl-C) or failed."""
@@ -175,6 +176,7 @@ class BenchResult(_Record):
     spec: SpecStats | None = None
     regimes: Regimes | None = None
     concurrency: list[ConcurrencyLevel] = Field(default_factory=list)
+    load: LoadResult | None = Field(None, description="Sustained load levels (never headline).")
     reported: bool = Field(False, description="Imported from a publication, not measured.")
     source: str | None = Field(None, description="Where a reported result was published.")
 
@@ -205,6 +207,9 @@ class BenchResult(_Record):
             "spec": self.spec.model_dump() if self.spec else None,
             "regimes": self.regimes.model_dump() if self.regimes else None,
             "concurrency": [level.model_dump() for level in self.concurrency],
+            "load": self.load.model_dump(exclude={"levels": {"__all__": {"histograms"}}})
+            if self.load
+            else None,
             "provenance": self.provenance.model_dump(),
         }
 

@@ -111,7 +111,7 @@ def test_concurrency_levels_and_spec_from_fake_metrics(run_cli, tmp_path):
     jsonschema.validate(data, bench_schema())
     levels = {level["concurrency"]: level for level in data["concurrency"]}
     assert set(levels) == {1, 4}
-    assert levels[4]["requests"] == 4 and levels[4]["ok"] == 4
+    assert levels[4]["requests"] == 16 and levels[4]["ok"] == 16  # sustained: max(16, 4 × 4)
     assert levels[4]["aggregate_tps"] > levels[1]["aggregate_tps"]
     assert "concurrency 4: aggregate" in result.stdout
 

@@ -12,13 +12,13 @@ from typing import Any
 from servelab import __version__, metrics
 from servelab.bench.regimes import detect_regimes
 from servelab.bench.specmetrics import fetch_metrics, parse_spec_counters, spec_delta
-from servelab.bench.stats import percentile, summarize
-from servelab.client import run_concurrent, stream_client, stream_run
+from servelab.bench.stats import summarize
+from servelab.client import stream_client, stream_run
 from servelab.engines import Engine, get_engine
 from servelab.engines.base import fixed_length_fields
 from servelab.options import DEFAULTS
 from servelab.recipe import Recipe
-from servelab.records import BenchResult, ConcurrencyLevel, Provenance, RunRecord, SpecStats
+from servelab.records import BenchResult, Provenance, RunRecord, SpecStats
 from servelab.workloads import Workload, with_depth
 
 RunHook = Callable[[RunRecord], None]
@@ -36,6 +36,7 @@ class BenchOptions:
     timeout_s: float = 600.0
     temperature: float = 0.0
     api_key: str | None = None
+    load: Any = None  # a servelab.load.bench.LoadPlan: sustained levels after the runs
 
 
 @dataclass
@@ -178,29 +179,6 @@ class Bench:
         after = self._counters()
         return before, after
 
-    def _level(self, payload: dict[str, Any], streams: int) -> ConcurrencyLevel:
-        opts = self.options
-        runs = run_concurrent(
-            self.target.url, payload, streams, timeout_s=opts.timeout_s, api_key=opts.api_key
-        )
-        base = len(self.result.runs)
-        for offset, run in enumerate(runs, 1):
-            run.index = base + offset
-            run.concurrency = streams
-            self._keep(run)
-        ok = [run for run in runs if run.ok]
-        ttfts = [run.ttft_s for run in ok if run.ttft_s is not None]
-        decode = [run.decode_tps for run in ok if run.decode_tps is not None]
-        return ConcurrencyLevel(
-            concurrency=streams,
-            requests=len(runs),
-            ok=len(ok),
-            aggregate_tps=metrics.aggregate_tps(runs),
-            per_user_decode_tps=metrics.mean(decode),
-            ttft_p50_s=percentile(ttfts, 50) if ttfts else None,
-            ttft_p99_s=percentile(ttfts, 99) if ttfts else None,
-        )
-
     def _spec(self, before, after) -> SpecStats | None:
         kept = self._aggregated()
         drafted = [run.drafted for run in kept if run.drafted is not None]
@@ -226,6 +204,27 @@ class Bench:
             spec.timings_drafted = sum(drafted)
             spec.timings_accepted = sum(accepted)
         return spec
+
+    def _load(self, workload: Workload) -> None:
+        """The load levels, each kept (and stored) as it finishes; never in the headline."""
+        from servelab.load.bench import run_load
+        from servelab.load.compat import concurrency_levels
+
+        def keep(load) -> None:
+            self.result.load = load
+            self.result.concurrency = concurrency_levels(load)
+            if self.store is not None and self.result.id is not None:
+                self.store.save_load(self.result.id, load)
+
+        run_load(
+            self.target,
+            self.options.load,
+            workload.messages,
+            api_key=self.options.api_key,
+            timeout_s=self.options.timeout_s,
+            temperature=self.options.temperature,
+            on_level=keep,
+        )
 
     def finish(self, status: str, before=None, after=None) -> BenchResult:
         kept = [run for run in self._aggregated() if run.decode_tps is not None]
@@ -264,9 +263,8 @@ class Bench:
         before = after = None
         try:
             before, after = asyncio.run(self._sequential(payload))
-            for streams in self.options.concurrency:
-                level = self._level(payload, streams)
-                self.result.concurrency.append(level)
+            if self.options.load is not None:
+                self._load(workload)
         except KeyboardInterrupt:
             self.finish("interrupted", before, after)
             raise

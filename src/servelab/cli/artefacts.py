@@ -16,11 +16,15 @@ from servelab.records import BenchResult, CheckResult
 def _stored(db: str | None) -> tuple[list[BenchResult], dict[str, list[CheckResult]], list[dict]]:
     """The latest complete bench of each stack version (with its runs), checks, board rows."""
     from servelab.report.board import board_rows, latest_benches
+    from servelab.report.load_board import latest_loads
     from servelab.store import Store
 
     with Store(db_url(db)) as store:
         rows = board_rows(store)
         benches = [store.bench(bench.id) for bench in latest_benches(store) if bench.id]
+        every = store.benches(status="complete", reported=False, with_runs=False)
+        shown = {bench.id for bench in benches}
+        benches += [store.bench(b.id) for b in latest_loads(every).values() if b.id not in shown]
         checks: dict[str, list[CheckResult]] = {}
         for row in rows:
             if not row.reported:

@@ -23,6 +23,7 @@ from servelab.cli.app import (
     guarded,
     workload_option,
 )
+from servelab.cli.bench_load import load_plan, render_load
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import launch
@@ -32,6 +33,23 @@ from servelab.records import BenchResult
 from servelab.render.bench import render_bench
 from servelab.serving import endpoint_identity, running_endpoint
 from servelab.workloads import get_workload
+
+LOAD_HELP = {
+    "mc": "Requests in flight (closed loop), or the cap with --request-rate.",
+    "n": "Requests per load level (default: max(16, 4 × concurrency); rate: 10 s worth).",
+    "duration": "Seconds per closed-loop level instead of --num-prompts.",
+    "rate": "Request rates (req/s, comma list), each a level.",
+    "burst": "Gamma shape of the arrivals (1 = Poisson; < 1 burstier).",
+    "sweep": "Synchronous, saturation, then --sweep-rates Poisson rates in between.",
+    "in": "Synthetic prompts of exactly N tokens (the model's tokenizer).",
+    "out": "Output tokens per load request (default 256).",
+    "spread": "Relative spread of input/output lengths (uniform ±).",
+    "prefix": "Tokens of a prefix shared by every synthetic prompt.",
+    "dataset": "JSONL ({prompt|messages, output_tokens}) or ShareGPT file.",
+    "tokenizer": "tokenizer.json (or its folder) counting input tokens.",
+    "warmup": "Warm-up requests before each level, excluded (default: one per process).",
+    "p": "Client processes (default: one per core).",
+}
 
 
 def parse_levels(text: str | None) -> list[int]:
@@ -135,7 +153,28 @@ def bench_command(
     tokens: int = typer.Option(None, "--tokens", min=2, help="Output tokens per run."),
     workload: str = typer.Option(None, "--workload", help=WORKLOAD_HELP),
     prompt: str = typer.Option(None, "--prompt", hidden=True, help=PROMPT_ALIAS_HELP),
-    concurrency: str = typer.Option(None, "--concurrency", help="Levels, e.g. 1,2,4."),
+    concurrency: str = typer.Option(
+        None, "--concurrency", help="Sustained closed-loop levels, e.g. 1,8,32 (see --num-prompts)."
+    ),
+    max_concurrency: int = typer.Option(None, "--max-concurrency", min=1, help=LOAD_HELP["mc"]),
+    num_prompts: int = typer.Option(None, "--num-prompts", min=1, help=LOAD_HELP["n"]),
+    duration: float = typer.Option(None, "--duration", min=0.1, help=LOAD_HELP["duration"]),
+    request_rate: str = typer.Option(None, "--request-rate", help=LOAD_HELP["rate"]),
+    arrival: str = typer.Option(None, "--arrival", help="poisson (default), gamma or constant."),
+    burstiness: float = typer.Option(1.0, "--burstiness", min=0.01, help=LOAD_HELP["burst"]),
+    sweep: bool = typer.Option(False, "--sweep", help=LOAD_HELP["sweep"]),
+    sweep_rates: int = typer.Option(4, "--sweep-rates", min=0, help="Rates between (sweep)."),
+    input_len: int = typer.Option(None, "--input-len", min=1, help=LOAD_HELP["in"]),
+    output_len: int = typer.Option(None, "--output-len", min=1, help=LOAD_HELP["out"]),
+    spread: float = typer.Option(0.0, "--spread", min=0.0, max=0.99, help=LOAD_HELP["spread"]),
+    prefix_len: int = typer.Option(0, "--prefix-len", min=0, help=LOAD_HELP["prefix"]),
+    dataset: str = typer.Option(None, "--dataset", help=LOAD_HELP["dataset"]),
+    dataset_format: str = typer.Option(None, "--dataset-format", help="jsonl or sharegpt."),
+    tokenizer: str = typer.Option(None, "--tokenizer", help=LOAD_HELP["tokenizer"]),
+    slo: str = typer.Option(None, "--slo", help="Goodput SLOs, e.g. ttft_ms=500,tpot_ms=50."),
+    warmup: int = typer.Option(None, "--warmup", min=0, help=LOAD_HELP["warmup"]),
+    client_processes: int = typer.Option(0, "--client-processes", min=0, help=LOAD_HELP["p"]),
+    seed: int = typer.Option(0, "--seed", help="Seed of arrivals and synthetic prompts."),
     depth: int = typer.Option(0, "--depth", min=0, help="Prefill N tokens of context first."),
     keep_cold: bool = typer.Option(False, "--keep-cold", help="Count the first (cold) run."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature."),
@@ -150,13 +189,15 @@ def bench_command(
     if (recipe_ref is None) == (endpoint is None):
         raise BadInput("give a RECIPE or --endpoint URL (one of them)")
     api_key = api_key or os.environ.get("SERVELAB_API_KEY")
+    plan = load_plan(parse_levels(concurrency), dict(locals()))
     recipe = load_recipe(recipe_ref) if recipe_ref else None
     chosen = workload_option(workload, prompt)
     settings = measure_settings(
         recipe.bench if recipe else None, runs=runs, tokens=tokens, workload=chosen
     )
     options = BenchOptions(
-        runs=settings.runs,
+        # a load bench measures levels only unless --runs asks for the post's runs too
+        runs=0 if plan is not None and runs is None else settings.runs,
         tokens=settings.tokens,
         keep_cold=keep_cold,
         concurrency=parse_levels(concurrency),
@@ -164,6 +205,7 @@ def bench_command(
         timeout_s=timeout,
         temperature=temperature,
         api_key=api_key,
+        load=plan,
     )
     prompts = get_workload(settings.workload)
     store = open_store(db)
@@ -174,8 +216,13 @@ def bench_command(
             target = _recipe_target(stack, recipe, fit_context)
         result = run_with_progress(Bench(target, prompts, options, store), options)
     render_bench(result, keep_cold, console)
+    if result.load is not None:
+        render_load(result.load)
     if json_out is not None:
         emit_json(result.contract(), json_out)
+    lost = sum(level.requests - level.ok for level in (result.load.levels if result.load else []))
+    if lost:
+        raise RunFailed(f"{lost} load requests failed; every level is stored (bench {result.id})")
     failed = [run for run in result.runs if not run.ok]
     if failed:
         raise RunFailed(

@@ -20,6 +20,8 @@ from servelab.cli.app import (
 )
 from servelab.report.board import FORMULA, HEADERS, board_markdown, board_rows, row_cells
 from servelab.report.compare import compare, compare_markdown
+from servelab.report.format import number
+from servelab.report.load_board import FORMULA as LOAD_FORMULA
 from servelab.report.recommend import evidence_text, recommend
 from servelab.store import Store
 from servelab.store.url import redacted
@@ -52,6 +54,11 @@ def board_command(
         return
     if markdown:
         print(board_markdown(rows))
+        return
+    if any(row.saturation_tps or row.goodput_rps for row in rows):
+        cells = [[*row_cells(r), number(r.saturation_tps), number(r.goodput_rps)] for r in rows]
+        _print_table([*HEADERS, "Sat. t/s", "Goodput/s"], cells)
+        console.print(f"{FORMULA}; {LOAD_FORMULA}", style="dim", highlight=False)
         return
     _print_table(HEADERS, [row_cells(row) for row in rows])
     console.print(FORMULA, style="dim", highlight=False)

@@ -154,7 +154,26 @@ class Engine(ABC):
         """(drafted, accepted) from a response's own record, where the engine gives one."""
         return None
 
+    def response_decode_tps(self, timings: dict[str, Any] | None) -> float | None:
+        """The engine's own decode rate for one response (its per-response record), if any."""
+        return None
+
+    def tokenize_request(self, model: str, text: str) -> tuple[str, dict[str, Any]] | None:
+        """(path, JSON body) that asks the server to tokenize ``text`` raw; None: no endpoint."""
+        return None
+
+    def tokenize_count(self, answer: dict[str, Any]) -> int | None:
+        """The token count in the server's answer to ``tokenize_request``."""
+        tokens = answer.get("tokens")
+        return len(tokens) if isinstance(tokens, list) else None
+
     # --- metrics ---------------------------------------------------------------------------
+    def load_counter_names(self) -> dict[str, str]:
+        """Neutral name → exposition sample name of the counters a load level is checked
+        against: ``generated_tokens`` and, when the engine has them, ``decode_seconds`` (Σ time
+        spent decoding) or ``tpot_sum``/``tpot_count`` (a per-request time-per-token histogram)."""
+        return {}
+
     def spec_counter_names(self) -> dict[str, str]:
         """Neutral counter → metric family name (prometheus parser strips ``_total``)."""
         p = self.metric_prefix

@@ -235,6 +235,19 @@ class LlamaCpp(Engine):
         return f"llama.cpp {build}" if build and "unknown" not in build else None
 
     # --- requests ------------------------------------------------------------------------------
+    def response_decode_tps(self, timings: dict[str, Any] | None) -> float | None:
+        value = (timings or {}).get("predicted_per_second")
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    def tokenize_request(self, model: str, text: str) -> tuple[str, dict[str, Any]] | None:
+        return "/tokenize", {"content": text, "add_special": False}
+
+    def load_counter_names(self) -> dict[str, str]:
+        return {
+            "generated_tokens": "llamacpp:tokens_predicted_total",
+            "decode_seconds": "llamacpp:tokens_predicted_seconds_total",
+        }
+
     def spec_from_response(self, final: dict[str, Any]) -> tuple[int, int] | None:
         timings = final.get("timings") or {}
         if "draft_n" in timings:

@@ -167,6 +167,16 @@ class VLLM(Engine):
             plan.env.setdefault("NCCL_NVLS_ENABLE", "0")
         return plan
 
+    def tokenize_request(self, model: str, text: str) -> tuple[str, dict[str, Any]] | None:
+        return "/tokenize", {"model": model, "prompt": text, "add_special_tokens": False}
+
+    def load_counter_names(self) -> dict[str, str]:
+        return {
+            "generated_tokens": "vllm:generation_tokens_total",
+            "decode_seconds": "vllm:request_decode_time_seconds_sum",
+            "decode_requests": "vllm:request_decode_time_seconds_count",
+        }
+
     def api_key_env(self) -> str:
         """vLLM reads the key from this variable, so it never appears in argv or logs."""
         return "VLLM_API_KEY"

@@ -24,6 +24,7 @@ from servelab.report.format import (
     percent,
 )
 from servelab.report.headline import headline
+from servelab.report.load_board import is_load_only, latest_loads, load_figures
 from servelab.store import Store
 
 FORMULA = (
@@ -56,12 +57,16 @@ class BoardRow(BaseModel):
     imported: str | None = Field(None, description="Tool (and version) an imported row came from.")
     figure: str | None = Field(None, description="An imported row's figure and its formula.")
     ranked: bool = Field(True, description="False for imports whose figure is not decode t/s.")
+    saturation_tps: float | None = Field(None, description="Latest load bench: saturation t/s.")
+    goodput_rps: float | None = Field(None, description="Latest load bench: best goodput.")
 
 
 def latest_benches(store: Store, *, reported: bool | None = None) -> list[BenchResult]:
     """The latest complete bench of each (stack, version, reported)."""
     latest: dict[tuple[str, str, bool], BenchResult] = {}
     for bench in store.benches(status="complete", reported=reported, with_runs=False):
+        if is_load_only(bench):
+            continue  # load levels never stand in for the headline (see load_board)
         key = (bench.provenance.stack, bench.provenance.stack_version, bench.reported)
         latest[key] = bench  # oldest first: the last one wins
     return list(latest.values())
@@ -70,6 +75,7 @@ def latest_benches(store: Store, *, reported: bool | None = None) -> list[BenchR
 def board_rows(store: Store) -> list[BoardRow]:
     """Leaderboard rows, fastest first (rows without a value last)."""
     rows = []
+    loads = latest_loads(store.benches(status="complete", reported=False, with_runs=False))
     for bench in latest_benches(store):
         prov = bench.provenance
         outcomes = {
@@ -105,6 +111,8 @@ def board_rows(store: Store) -> list[BoardRow]:
                 ranked=origin is None or origin.comparable,
             )
         )
+        load = None if bench.reported else loads.get((prov.stack, prov.stack_version))
+        rows[-1].saturation_tps, rows[-1].goodput_rps = load_figures(load)
     rows.sort(
         key=lambda row: (not row.ranked, row.decode_tps is None, -(row.decode_tps or 0), row.stack)
     )
@@ -158,5 +166,9 @@ def row_cells(row: BoardRow) -> list[str]:
 
 
 def board_markdown(rows: list[BoardRow]) -> str:
-    """The post's leaderboard shape (| Stack | t/s AVG | Multimodal? | Tool calling? | …)."""
-    return markdown_table(HEADERS, [row_cells(row) for row in rows])
+    """The post's leaderboard shape (| Stack | t/s AVG | Multimodal? | Tool calling? | …), plus
+    saturation t/s and goodput when a stack has a load bench."""
+    if not any(row.saturation_tps or row.goodput_rps for row in rows):
+        return markdown_table(HEADERS, [row_cells(row) for row in rows])
+    cells = [[*row_cells(row), number(row.saturation_tps), number(row.goodput_rps)] for row in rows]
+    return markdown_table((*HEADERS, "Saturation t/s", "Goodput req/s"), cells)

@@ -23,9 +23,11 @@ from servelab.report.format import (
     gpu_text,
     mark,
     markdown_table,
+    number,
     percent,
 )
 from servelab.report.headline import Headline, headline, measured_values
+from servelab.report.load_board import latest_loads, load_figures
 from servelab.report.ratio import RatioInterval, fieller, fieller_from_stats
 from servelab.store import Store
 
@@ -165,6 +167,15 @@ def _change_text(interval: RatioInterval | None) -> str:
     return text + f", 95 % CI {bounds[0]:+.1f} … {bounds[1]:+.1f} %"
 
 
+def load_of(store: Store, bench: BenchResult) -> tuple[float | None, float | None]:
+    """The bench's own load figures, else those of its stack version's latest load bench."""
+    if bench.load is None and not bench.reported:
+        prov = bench.provenance
+        found = store.benches(prov.stack, prov.stack_version, status="complete", with_runs=False)
+        bench = latest_loads(found).get((prov.stack, prov.stack_version), bench)
+    return load_figures(bench)
+
+
 def compare(store: Store, first: str, second: str) -> Comparison:
     """A (baseline) vs B (candidate)."""
     a, b = find_bench(store, first), find_bench(store, second)
@@ -199,6 +210,8 @@ def compare(store: Store, first: str, second: str) -> Comparison:
         ("Tool calling", *(mark(checks[x.id].get("tools")) for x in (a, b))),
         ("Regimes / cycle", *both(_regimes)),
         ("GPU", *both(gpu_text)),
+        ("Saturation t/s (load)", *(number(load_of(store, x)[0]) for x in (a, b))),
+        ("Goodput req/s (load)", *(number(load_of(store, x)[1]) for x in (a, b))),
         ("Bench", *both(lambda x: f"{x.id}{' (reported)' if x.reported else ''}")),
     ]
     bounds = interval.change_ci_pct if interval else None

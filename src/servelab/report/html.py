@@ -18,6 +18,7 @@ from servelab import __version__, metrics
 from servelab.records import BenchResult, CheckResult
 from servelab.report import plots
 from servelab.report.stackchart import stacks_plot
+from servelab.report.load_plots import latency_curves
 
 EVIDENCE_LIMIT = 4000  # characters of one evidence value shown before it is cut
 
@@ -100,6 +101,8 @@ def _bench_view(bench: BenchResult) -> dict[str, Any]:
         "acceptance_png": plots.acceptance_plot(spec, title=label) if has_spec else None,
         "concurrency_png": plots.concurrency_plot(bench.concurrency, title=label),
         "imported": prov.imported,
+        "load": bench.load,
+        "load_png": latency_curves(bench.load, prov.stack) if bench.load else None,
     }
 
 

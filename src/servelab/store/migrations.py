@@ -139,10 +139,16 @@ def _v3_tunes(conn: Connection) -> None:
     Index("ix_tune_attempts_tune", attempts.c.tune_id).create(conn)
 
 
+def _v4_load(conn: Connection) -> None:
+    """A bench's load section (sustained levels, SLOs, saturation) as JSON."""
+    conn.execute(text("ALTER TABLE benches ADD COLUMN load_result JSON"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_base,
     _v2_source_context_indexes,
     _v3_tunes,
+    _v4_load,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from servelab.errors import BadInput, RunFailed
+from servelab.load.records import LoadResult
 from servelab.records import (
     BenchResult,
     CheckResult,
@@ -116,6 +117,13 @@ class Store:
         with self._transaction() as conn:
             _require_bench(conn, bench_id)
             conn.execute(benches_t.update().where(benches_t.c.id == bench_id).values(**values))
+
+    def save_load(self, bench_id: str, load: LoadResult) -> None:
+        """Store a bench's load levels so far (after each level: nothing measured is lost)."""
+        with self._transaction() as conn:
+            _require_bench(conn, bench_id)
+            update = benches_t.update().where(benches_t.c.id == bench_id)
+            conn.execute(update.values(load_result=_dump(load)))
 
     def save_bench(self, result: BenchResult) -> str:
         """Store a whole bench at once (begin, runs, finish in one transaction)."""
@@ -262,6 +270,7 @@ def _insert_bench(conn: Connection, bench_id: str, result: BenchResult) -> None:
             spec=_dump(result.spec),
             regimes=_dump(result.regimes),
             concurrency=[_dump(level) for level in result.concurrency],
+            load_result=_dump(result.load),
             source=result.source,
             context=provenance.served_context(),
         )
@@ -308,6 +317,7 @@ def _bench_from_row(row: Row, runs: list[RunRecord]) -> BenchResult:
         spec=SpecStats.model_validate(row.spec) if row.spec else None,
         regimes=Regimes.model_validate(row.regimes) if row.regimes else None,
         concurrency=[ConcurrencyLevel.model_validate(level) for level in row.concurrency or []],
+        load=LoadResult.model_validate(row.load_result) if row.load_result else None,
         reported=row.reported,
         source=row.source,
     )

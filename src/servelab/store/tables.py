@@ -42,6 +42,7 @@ benches = Table(
     Column("concurrency", JSON),
     Column("source", Text),  # v2
     Column("context", Integer),  # v2
+    Column("load_result", JSON),  # v4: the load section (levels, SLOs, saturation)
 )
 
 # Every per-run sample, written as each run finishes.

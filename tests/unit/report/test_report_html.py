@@ -269,3 +269,32 @@ def test_report_renders_in_chromium(
     assert colours is not None and len(colours) > 50  # text and plots, not a blank page
     with capsys.disabled():  # into the CI log even when output is captured
         print(f"\nreport screenshot: {screenshot}")
+
+
+# --- load levels ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def load_page() -> str:
+    from tests.store_samples import sample_load
+
+    bench = _bench().model_copy(update={"load": sample_load()})
+    return render_html([bench], {}, _board())
+
+
+def test_load_levels_draw_the_latency_curve_with_slo_and_formulas(load_page: str) -> None:
+    images = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', load_page)
+    assert any(alt.startswith("latency against throughput for ") for alt in images)
+    assert "TTFT = first content chunk received − request sent" in load_page
+    assert "dashed: SLO" in load_page and "ttft_ms ≤ 500.0" in load_page
+    assert "unreliable: client CPU pegged" in load_page
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (scripts/install-chromium.sh)")
+def test_load_curve_renders_in_chromium(tmp_path: Path, load_page: str) -> None:
+    report = write_html(tmp_path / "load.html", load_page)
+    dom = _chromium(tmp_path, "profile-load", "--dump-dom", report.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'alt="latency against throughput for ' in dom.stdout
+    assert _console_lines(dom.stderr) == []

@@ -14,7 +14,7 @@ from servelab.errors import BadInput, RunFailed
 from servelab.records import BenchResult, CheckResult, CheckSet, ImportedFrom, RunRecord
 from servelab.store import SCHEMA_VERSION, Store, load_reported, migrate, resolve_url
 from servelab.store.url import make_engine
-from tests.store_samples import fresh_pg_database, full_bench, full_run, passed
+from tests.store_samples import fresh_pg_database, full_bench, full_run, passed, sample_load
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -76,7 +76,7 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
 
 
 def test_a_bench_round_trips_every_field(store_url):
-    original = full_bench(cold=212.41)
+    original = full_bench(cold=212.41).model_copy(update={"load": sample_load()})
     original.provenance.imported = ImportedFrom(  # what `servelab import` adds
         tool="vllm bench serve",
         tool_version="0.20.2",
@@ -95,6 +95,8 @@ def test_a_bench_round_trips_every_field(store_url):
         original.runs,
         [original.regimes],
         original.concurrency,
+        [original.load],
+        original.load.levels,
     ):
         _assert_every_field_set(*records)
 
@@ -107,10 +109,12 @@ def test_a_bench_round_trips_every_field(store_url):
             "spec": None,
             "regimes": None,
             "concurrency": [],
+            "load": None,
             "finished_at": None,
         }
     )
     bench_id = store.begin_bench(started)
+    store.save_load(bench_id, original.load)
     for run in original.runs:
         store.add_run(bench_id, run)
     store.finish_bench(
@@ -266,13 +270,14 @@ def test_a_v1_database_is_upgraded_and_keeps_its_rows(store_url):
     engine.dispose()
 
     with Store(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         [old] = store.benches()
         assert old.id == "old1" and old.source is None and old.runs[0].decode_tps == 9.5
+        assert old.load is None  # v4: no load section before it
         store.import_reported(load_reported("post-leaderboard"))  # v2 columns work
         assert len(store.benches(reported=True)) == 6
     with Store(store_url) as store:  # reopening applies nothing twice
-        assert store.schema_version == 3
+        assert store.schema_version == 4
 
 
 def test_a_newer_schema_is_refused(tmp_path):

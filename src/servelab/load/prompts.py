@@ -60,11 +60,19 @@ def _spread(rng: random.Random, value: int, spread: float) -> int:
 def synthetic(spec: LoadWorkload, count: int, counter: Counter | None) -> list[Request]:
     if counter is None:
         raise BadInput(
-            "--input-len needs the model's tokenizer: pass --tokenizer tokenizer.json "
-            "(or bench a server with a tokenize endpoint)"
+            "needs the model's tokenizer: give {tokenizer} (a tokenizer.json) or bench a server "
+            "with a tokenize endpoint",
+            field="input_len",
+            value=spec.input_len,
+            mentions=["tokenizer"],
         )
     if spec.prefix_len >= (spec.input_len or 0):
-        raise BadInput("--prefix-len must be smaller than --input-len")
+        raise BadInput(
+            "must be smaller than {input_len}",
+            field="prefix_len",
+            value=spec.prefix_len,
+            mentions=["input_len"],
+        )
     rng, words = random.Random(spec.seed), _vocabulary()
     prefix = exact_text(spec.prefix_len, counter, words, rng)
 
@@ -100,7 +108,7 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 def jsonl(spec: LoadWorkload) -> list[Request]:
     path = Path(spec.path or "")
     if not path.is_file():
-        raise BadInput(f"--dataset: no file {spec.path}")
+        raise BadInput("no such file", field="dataset", value=spec.path)
     requests = []
     for number, row in enumerate(_read_lines(path), 1):
         if isinstance(row.get("messages"), list):
@@ -119,7 +127,7 @@ def jsonl(spec: LoadWorkload) -> list[Request]:
 def sharegpt(spec: LoadWorkload, counter: Counter | None) -> list[Request]:
     path = Path(spec.path or "")
     if not path.is_file():
-        raise BadInput(f"--dataset: no file {spec.path}")
+        raise BadInput("no such file", field="dataset", value=spec.path)
     text = path.read_text()
     try:
         rows = json.loads(text) if text.lstrip().startswith("[") else _read_lines(path)

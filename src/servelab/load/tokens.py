@@ -25,16 +25,16 @@ def local_counter(path: str | Path) -> Counter:
         from tokenizers import Tokenizer
     except ImportError:
         raise BadInput(
-            "--tokenizer needs the 'tokenizers' package: pip install 'servelab[tokenizer]'"
+            "needs the 'tokenizers' package: pip install 'servelab[tokenizer]'", field="tokenizer"
         ) from None
     file = Path(path)
     file = file / "tokenizer.json" if file.is_dir() else file
     if not file.is_file():
-        raise BadInput(f"--tokenizer: no tokenizer.json at {path}")
+        raise BadInput("no tokenizer.json there", field="tokenizer", value=path)
     try:
         tokenizer = Tokenizer.from_file(str(file))
     except Exception as exc:  # the Rust side raises its own exception type
-        raise BadInput(f"--tokenizer: cannot load {file}: {exc}") from None
+        raise BadInput(f"cannot load {file}: {exc}", field="tokenizer", value=path) from None
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 

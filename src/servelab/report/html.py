@@ -17,8 +17,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from servelab import __version__, metrics
 from servelab.records import BenchResult, CheckResult
 from servelab.report import plots
-from servelab.report.stackchart import stacks_plot
 from servelab.report.load_plots import latency_curves
+from servelab.report.stackchart import stacks_plot
 
 EVIDENCE_LIMIT = 4000  # characters of one evidence value shown before it is cut
 

@@ -38,21 +38,13 @@ def test_check_and_endpoint_bench_reuse_the_engine_that_is_up(run_cli, tmp_path)
         assert pid_alive(endpoint["pid"])
         assert log.read_text(errors="replace").splitlines()[0] == first_line  # not overwritten
 
+        out = tmp_path / "bench.json"
         bench = run_cli(
-            "bench",
-            "--endpoint",
-            endpoint["url"],
-            "--runs",
-            "2",
-            "--tokens",
-            "16",
-            "--json",
-            "-",
-            "--db",
-            str(tmp_path / "r.db"),
-        )
+            "bench", "--endpoint", endpoint["url"], "--runs", "2", "--tokens", "16",
+            "--json", str(out), "--db", str(tmp_path / "r.db"),
+        )  # fmt: skip
         assert bench.returncode == 0, bench.stderr
-        prov = json.loads(bench.stdout)["provenance"]
+        prov = json.loads(out.read_text())["provenance"]
         port = endpoint["url"].rsplit(":", 1)[1]
         assert prov["stack"] == f"stories260k.gguf (127.0.0.1:{port})"
         assert prov["stack_version"] not in ("endpoint", "") and "/" not in prov["stack"]

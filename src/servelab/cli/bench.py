@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import ExitStack
+from typing import Any
 
 import httpx
 import typer
@@ -32,9 +33,11 @@ from servelab.recipe import Recipe, load_recipe
 from servelab.records import BenchResult
 from servelab.render.bench import render_bench
 from servelab.serving import endpoint_identity, running_endpoint
-from servelab.workloads import get_workload
+from servelab.workloads import Workload, get_workload
 
 LOAD_HELP = {
+    "runs": f"Runs (default: recipe's, else {DEFAULTS.runs}).",
+    "concurrency": "Sustained closed-loop levels, e.g. 1,8,32 (see --num-prompts).",
     "mc": "Requests in flight (closed loop), or the cap with --request-rate.",
     "n": "Requests per load level (default: max(16, 4 × concurrency); rate: 10 s worth).",
     "duration": "Seconds per closed-loop level instead of --num-prompts.",
@@ -147,15 +150,11 @@ def bench_command(
     endpoint: str = typer.Option(None, "--endpoint", help="Bench a running server at URL."),
     model: str = typer.Option(None, "--model", help="Model id (default: the first served)."),
     name: str = typer.Option(None, "--name", help="Stack name to store an endpoint under."),
-    runs: int = typer.Option(
-        None, "--runs", min=1, help=f"Runs (default: recipe's, else {DEFAULTS.runs})."
-    ),
+    runs: int = typer.Option(None, "--runs", min=1, help=LOAD_HELP["runs"]),
     tokens: int = typer.Option(None, "--tokens", min=2, help="Output tokens per run."),
     workload: str = typer.Option(None, "--workload", help=WORKLOAD_HELP),
     prompt: str = typer.Option(None, "--prompt", hidden=True, help=PROMPT_ALIAS_HELP),
-    concurrency: str = typer.Option(
-        None, "--concurrency", help="Sustained closed-loop levels, e.g. 1,8,32 (see --num-prompts)."
-    ),
+    concurrency: str = typer.Option(None, "--concurrency", help=LOAD_HELP["concurrency"]),
     max_concurrency: int = typer.Option(None, "--max-concurrency", min=1, help=LOAD_HELP["mc"]),
     num_prompts: int = typer.Option(None, "--num-prompts", min=1, help=LOAD_HELP["n"]),
     duration: float = typer.Option(None, "--duration", min=0.1, help=LOAD_HELP["duration"]),
@@ -188,33 +187,44 @@ def bench_command(
     """Fixed-length streamed runs: per-run decode t/s, statistics, acceptance, regimes."""
     if (recipe_ref is None) == (endpoint is None):
         raise BadInput("give a RECIPE or --endpoint URL (one of them)")
-    api_key = api_key or os.environ.get("SERVELAB_API_KEY")
-    plan = load_plan(parse_levels(concurrency), dict(locals()))
-    recipe = load_recipe(recipe_ref) if recipe_ref else None
-    chosen = workload_option(workload, prompt)
-    settings = measure_settings(
-        recipe.bench if recipe else None, runs=runs, tokens=tokens, workload=chosen
-    )
-    options = BenchOptions(
-        # a load bench measures levels only unless --runs asks for the post's runs too
-        runs=0 if plan is not None and runs is None else settings.runs,
-        tokens=settings.tokens,
-        keep_cold=keep_cold,
-        concurrency=parse_levels(concurrency),
-        depth=depth,
-        timeout_s=timeout,
-        temperature=temperature,
-        api_key=api_key,
-        load=plan,
-    )
-    prompts = get_workload(settings.workload)
+    recipe, options, prompts = _bench_setup(dict(locals()))
     store = open_store(db)
     with ExitStack() as stack:
         if recipe is None:
-            target = target_for_endpoint(endpoint, model, name, api_key, k)
+            target = target_for_endpoint(endpoint, model, name, options.api_key, k)
         else:
             target = _recipe_target(stack, recipe, fit_context)
         result = run_with_progress(Bench(target, prompts, options, store), options)
+    _show(result, keep_cold, json_out)
+
+
+def _bench_setup(args: dict[str, Any]) -> tuple[Recipe | None, BenchOptions, Workload]:
+    """The recipe, the options (command line, else recipe, else defaults) and the workload."""
+    args["api_key"] = args["api_key"] or os.environ.get("SERVELAB_API_KEY")
+    levels = parse_levels(args["concurrency"])
+    plan = load_plan(levels, args)
+    recipe = load_recipe(args["recipe_ref"]) if args["recipe_ref"] else None
+    chosen = workload_option(args["workload"], args["prompt"])
+    settings = measure_settings(
+        recipe.bench if recipe else None, runs=args["runs"], tokens=args["tokens"], workload=chosen
+    )
+    options = BenchOptions(
+        # a load bench measures levels only unless --runs asks for the post's runs too
+        runs=0 if plan is not None and args["runs"] is None else settings.runs,
+        tokens=settings.tokens,
+        keep_cold=args["keep_cold"],
+        concurrency=levels,
+        depth=args["depth"],
+        timeout_s=args["timeout"],
+        temperature=args["temperature"],
+        api_key=args["api_key"],
+        load=plan,
+    )
+    return recipe, options, get_workload(settings.workload)
+
+
+def _show(result: BenchResult, keep_cold: bool, json_out: str | None) -> None:
+    """The tables, the JSON; exit 1 when a run or a load request failed (all are stored)."""
     render_bench(result, keep_cold, console)
     if result.load is not None:
         render_load(result.load)

@@ -24,7 +24,7 @@ from servelab.cli.app import (
     guarded,
     workload_option,
 )
-from servelab.cli.bench_load import load_plan, render_load
+from servelab.cli.bench_load import load_plan
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, RunFailed
 from servelab.launch import launch
@@ -32,6 +32,7 @@ from servelab.options import DEFAULTS, measure_settings
 from servelab.recipe import Recipe, load_recipe
 from servelab.records import BenchResult
 from servelab.render.bench import render_bench
+from servelab.render.load import render_load
 from servelab.serving import endpoint_identity, running_endpoint
 from servelab.workloads import Workload, get_workload
 
@@ -227,7 +228,7 @@ def _show(result: BenchResult, keep_cold: bool, json_out: str | None) -> None:
     """The tables, the JSON; exit 1 when a run or a load request failed (all are stored)."""
     render_bench(result, keep_cold, console)
     if result.load is not None:
-        render_load(result.load)
+        render_load(result.load, console)
     if json_out is not None:
         emit_json(result.contract(), json_out)
     lost = sum(level.requests - level.ok for level in (result.load.levels if result.load else []))

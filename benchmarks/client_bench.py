@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 
 from servelab import metrics
-from servelab.client import run_concurrent, stream_client, stream_run
+from servelab.client import stream_client, stream_run
+from servelab.streams import run_concurrent
 
 HERE = Path(__file__).resolve().parent
 FIDELITY_RATES = (250.0, 2000.0)

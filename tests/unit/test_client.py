@@ -8,8 +8,9 @@ import socket
 import httpx
 import pytest
 
-from servelab.client import _Stream, chat, run_concurrent, stream_client, stream_run
+from servelab.client import _Stream, chat, stream_client, stream_run
 from servelab.errors import RunFailed
+from servelab.streams import run_concurrent
 from tests.fakes.fault_server import FaultServer, SpecProfile
 
 PAYLOAD = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}

@@ -21,7 +21,7 @@
 #   benchmarks/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
 #   benchmarks/gpu/run_vllm.sh load [RATE] [N] # issue 16: servelab's load client vs `vllm bench
 #                                         # serve`, A B A B on the 1B stand-in, same dataset and
-#                                         # rate, /metrics around each (benchmarks/gpu/load_ab.py)
+#                                         # rate, /metrics around each (benchmarks/gpu/load_ab.py) on the 0.20.2 bundle (setup)
 #
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
@@ -116,7 +116,7 @@ standin() { # standin RECIPE CHECKS [smoke]: up → (one request) → check → 
 if [ "$part" = gemma ]; then
     export PYTHONPATH=/tmp/tf:/tmp/site22:$repo/src PATH=/tmp/site22/bin:$PATH
 fi
-case $part in setup22|tp|dflash|rest|load)
+case $part in setup22|tp|dflash|rest)
     # vLLM 0.22 alone; cutlass-dsl's .pth is not read from a --target folder, hence its path
     export PYTHONPATH=/tmp/site22:/tmp/site22/nvidia_cutlass_dsl/python_packages:$repo/src
     export PATH=/tmp/site22/bin:$PATH ;;
@@ -138,7 +138,7 @@ load_ab() { # load_ab RATE N: A (servelab) B (vllm bench serve) A B on one serve
         snap "$url" "load-vllm-$round-before"
         vllm bench serve --base-url "$url" --model "$model" --tokenizer "$model" \
             --backend openai-chat --endpoint /v1/chat/completions \
-            --dataset-name custom --dataset-path "$data" --custom-output-len 256 \
+            --dataset-name custom --dataset-path "$data" --custom-output-len 256 --skip-chat-template \
             --num-prompts "$n" --request-rate "$rate" --seed "$round" --ignore-eos \
             --temperature 0 --save-result --result-dir "$WORK" \
             --result-filename "load-vllm-$round.json" > "$WORK/load-vllm-$round.log" 2>&1 \

@@ -68,7 +68,8 @@ def test_servelab_own_json_is_stored_as_measured():
 def test_llama_bench_tg_tests_become_unranked_benches(name):
     benches = import_benches(read_source(IMPORTS / name))
     assert benches, "at least one tg test"
-    rows = [json.loads(line) for line in (IMPORTS / "llama-bench.jsonl").read_text().splitlines()]
+    text = (IMPORTS / name).read_text()
+    rows = json.loads(text) if name.endswith(".json") else list(map(json.loads, text.splitlines()))
     tg = [row for row in rows if row["n_gen"] and not row["n_prompt"]]
     assert len(benches) == len(tg)
     for bench, row in zip(benches, tg, strict=True):

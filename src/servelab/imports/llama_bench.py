@@ -62,7 +62,7 @@ def _bench(source: SourceFile, entry: dict[str, Any]) -> BenchResult:
         summary.range = summary.max - summary.min
     build = entry.get("build_commit")
     version = f"b{entry['build_number']}" if entry.get("build_number") else None
-    if build:
+    if build and build != "unknown":
         version = f"{version or ''} ({build})".strip()
     threads = entry.get("n_threads")
     stack = PurePosixPath(str(entry["model_filename"])).stem or "llama-bench"

@@ -68,3 +68,9 @@ class EngineFailed(ServelabError):
     def __init__(self, message: str, diagnosis=None):
         super().__init__(message)
         self.diagnosis = diagnosis
+
+
+class Interrupted(ServelabError):
+    """Ctrl-C (SIGINT): the conventional exit status 128 + 2, whatever was interrupted."""
+
+    exit_code = 130

@@ -48,3 +48,52 @@ def _reap() -> None:
             pass
     except ChildProcessError:
         pass
+
+
+def start_time(pid: int) -> str | None:
+    """The kernel's start time of a process (``/proc/PID/stat`` field 22): with the pid, an
+    identity that survives pid reuse. None where there is no /proc or no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
+
+
+def process_alive(pid: int | None, started: str | None = None) -> bool:
+    """Whether ``pid`` runs (not a zombie) and, when ``started`` is known, is the same process."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now = start_time(pid)
+    if now is None:
+        return not os.path.exists("/proc/self/stat")  # no /proc: trust kill(0)
+    return started is None or now == started
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids in a process group (Linux /proc; [] elsewhere)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            members.append(int(entry))
+    return members

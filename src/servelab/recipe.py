@@ -6,16 +6,32 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from servelab import safe_yaml
 from servelab.errors import BadInput
 from servelab.options import DEFAULTS
 from servelab.paths import data_dir
+from servelab.recipe_values import (
+    Count,
+    EnvName,
+    EnvValue,
+    ExtraScalar,
+    FiniteFloat,
+    FlagName,
+    Host,
+    NonNegative,
+    ParallelSize,
+    PathText,
+    Prose,
+    Text,
+)
 
 EngineName = Literal["vllm", "llamacpp"]
+# A stack name: also a file name under the state dir (logs, registry), so never a path.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
 
 class _Strict(BaseModel):
@@ -25,18 +41,18 @@ class _Strict(BaseModel):
 class ModelRef(_Strict):
     """Where a model comes from."""
 
-    id: str = Field(
+    id: PathText = Field(
         description="Hub repo id (org/name) or a path; a relative path is looked up under "
         "SERVELAB_MODELS first."
     )
-    file: str | None = Field(None, description="A file inside that folder or repo (GGUF).")
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
-    quantization: str | None = Field(None, description="Weight format, e.g. awq-4bit, nvfp4, f32.")
-    hub_repo: str | None = Field(
+    file: PathText | None = Field(None, description="A file inside that folder or repo (GGUF).")
+    revision: Text | None = Field(None, description="Hub revision (branch, tag or commit).")
+    quantization: Text | None = Field(None, description="Weight format, e.g. awq-4bit, nvfp4, f32.")
+    hub_repo: PathText | None = Field(
         None, description="Hub repo to download from when the local path is absent."
     )
-    hub_file: str | None = Field(None, description="File inside hub_repo (GGUF engines).")
-    served_name: str | None = Field(None, description="Name the server exposes in /v1/models.")
+    hub_file: PathText | None = Field(None, description="File inside hub_repo (GGUF engines).")
+    served_name: Text | None = Field(None, description="Name the server exposes in /v1/models.")
 
     @field_validator("id")
     @classmethod
@@ -50,9 +66,11 @@ class EngineSpec(_Strict):
     """Which engine serves the stack."""
 
     name: EngineName = Field(description="Engine: vllm or llamacpp.")
-    version: str | None = Field(None, description="Engine release the stack was tuned on.")
-    image: str | None = Field(None, description="Container image (docker/compose/k8s forms).")
-    binary: str | None = Field(None, description="Path of the engine executable, if not found.")
+    version: Text | None = Field(None, description="Engine release the stack was tuned on.")
+    image: Text | None = Field(None, description="Container image (docker/compose/k8s forms).")
+    binary: PathText | None = Field(
+        None, description="Path of the engine executable, if not found."
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -63,19 +81,20 @@ class EngineSpec(_Strict):
 class Speculative(_Strict):
     """Speculative decoding: a drafter proposes tokens, the target verifies them."""
 
-    method: str = Field(
+    method: Text = Field(
         description="Neutral method name: mtp, gemma4_mtp, eagle, eagle3, dflash, draft_model, "
         "ngram, suffix (the engine adapter maps it to its own flag)."
     )
     model: ModelRef | None = Field(None, description="Draft model (draft_model, eagle, dflash…).")
-    num_speculative_tokens: int | None = Field(
-        None, ge=1, description="Tokens drafted per step (k); None keeps the engine's default."
+    num_speculative_tokens: Count | None = Field(
+        None, description="Tokens drafted per step (k); None keeps the engine's default."
     )
-    prompt_lookup_min: int | None = Field(None, ge=1, description="n-gram: shortest match.")
-    prompt_lookup_max: int | None = Field(None, ge=1, description="n-gram: longest match.")
-    draft_tensor_parallel_size: int | None = Field(None, ge=1, description="Draft TP size.")
-    extra: dict[str, Any] = Field(
-        default_factory=dict, description="More keys for the engine's speculative config."
+    prompt_lookup_min: Count | None = Field(None, description="n-gram: shortest match.")
+    prompt_lookup_max: Count | None = Field(None, description="n-gram: longest match.")
+    draft_tensor_parallel_size: ParallelSize | None = Field(None, description="Draft TP size.")
+    extra: dict[FlagName, ExtraScalar] = Field(
+        default_factory=dict,
+        description="More keys for the engine's speculative config (scalar values).",
     )
 
     @field_validator("model", mode="before")
@@ -83,24 +102,31 @@ class Speculative(_Strict):
     def _model_from_text(cls, value: Any) -> Any:
         return {"id": value} if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _lookup_order(self) -> Speculative:
+        low, high = self.prompt_lookup_min, self.prompt_lookup_max
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"prompt_lookup_min ({low}) is above prompt_lookup_max ({high})")
+        return self
+
 
 class Context(_Strict):
     """Context length and KV cache."""
 
-    max_model_len: int | None = Field(None, ge=1, description="Served context length (tokens).")
-    kv_cache_dtype: str | None = Field(None, description="KV cache dtype: auto, fp8, bf16, f16…")
+    max_model_len: Count | None = Field(None, description="Served context length (tokens).")
+    kv_cache_dtype: Text | None = Field(None, description="KV cache dtype: auto, fp8, bf16, f16…")
     prefix_caching: bool | None = Field(None, description="Reuse KV of shared prompt prefixes.")
 
 
 class Limits(_Strict):
     """Memory and batching limits."""
 
-    gpu_memory_utilization: float | None = Field(
+    gpu_memory_utilization: FiniteFloat | None = Field(
         None, gt=0, le=1, description="Fraction of GPU memory the engine may take."
     )
-    max_num_batched_tokens: int | None = Field(None, ge=1, description="Tokens per step.")
-    max_num_seqs: int | None = Field(None, ge=1, description="Concurrent sequences.")
-    limit_mm_per_prompt: dict[str, int] | None = Field(
+    max_num_batched_tokens: Count | None = Field(None, description="Tokens per step.")
+    max_num_seqs: Count | None = Field(None, description="Concurrent sequences.")
+    limit_mm_per_prompt: dict[FlagName, NonNegative] | None = Field(
         None, description='Multimodal items per prompt, e.g. {"image": 1}.'
     )
 
@@ -110,33 +136,42 @@ class Features(_Strict):
 
     vision: bool = Field(False, description="Accepts images.")
     tools: bool = Field(False, description="Tool calling is on.")
-    tool_parser: str | None = Field(None, description="Engine tool-call parser (vLLM).")
-    reasoning_parser: str | None = Field(None, description="Engine reasoning parser (vLLM).")
+    tool_parser: Text | None = Field(None, description="Engine tool-call parser (vLLM).")
+    reasoning_parser: Text | None = Field(None, description="Engine reasoning parser (vLLM).")
     mmproj: ModelRef | None = Field(None, description="Vision projector (llama.cpp --mmproj).")
 
 
 class Runtime(_Strict):
     """CPU threads and GPU offload (llama.cpp mostly)."""
 
-    threads: int | None = Field(None, ge=1, description="Threads for the target model.")
-    threads_draft: int | None = Field(None, ge=1, description="Threads for the draft model.")
-    gpu_layers: int | None = Field(None, ge=0, description="Layers offloaded to the GPU.")
-    gpu_layers_draft: int | None = Field(None, ge=0, description="Draft layers on the GPU.")
-    parallel_slots: int | None = Field(None, ge=1, description="Server slots (llama.cpp -np).")
+    threads: Count | None = Field(None, description="Threads for the target model.")
+    threads_draft: Count | None = Field(None, description="Threads for the draft model.")
+    gpu_layers: NonNegative | None = Field(None, description="Layers offloaded to the GPU.")
+    gpu_layers_draft: NonNegative | None = Field(None, description="Draft layers on the GPU.")
+    parallel_slots: Count | None = Field(None, description="Server slots (llama.cpp -np).")
     enforce_eager: bool | None = Field(None, description="vLLM: no CUDA graphs.")
 
 
 class Parallel(_Strict):
     """Multi-GPU layout, driven by the engine itself."""
 
-    tensor: int = Field(1, ge=1, description="Tensor-parallel size.")
-    pipeline: int = Field(1, ge=1, description="Pipeline-parallel size.")
-    data: int = Field(1, ge=1, description="Data-parallel size.")
+    tensor: ParallelSize = Field(1, description="Tensor-parallel size.")
+    pipeline: ParallelSize = Field(1, description="Pipeline-parallel size.")
+    data: ParallelSize = Field(1, description="Data-parallel size.")
     executor: Literal["mp", "ray"] | None = Field(None, description="vLLM executor backend.")
     split_mode: Literal["none", "layer", "row"] | None = Field(
         None, description="llama.cpp --split-mode."
     )
-    tensor_split: list[float] | None = Field(None, description="llama.cpp --tensor-split.")
+    tensor_split: list[Annotated[FiniteFloat, Field(ge=0)]] | None = Field(
+        None, max_length=256, description="llama.cpp --tensor-split (shares per GPU, ≥ 0)."
+    )
+
+    @field_validator("tensor_split")
+    @classmethod
+    def _some_share(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and not any(share > 0 for share in value):
+            raise ValueError("needs at least one share above 0")
+        return value
 
     @property
     def gpus(self) -> int:
@@ -146,9 +181,9 @@ class Parallel(_Strict):
 class Server(_Strict):
     """How the server listens."""
 
-    host: str = Field("127.0.0.1", description="Bind address (loopback unless told otherwise).")
+    host: Host = Field("127.0.0.1", description="Bind address (loopback unless told otherwise).")
     port: int | None = Field(None, ge=1, le=65535, description="Port; a free one if unset.")
-    api_key_env: str | None = Field(
+    api_key_env: EnvName | None = Field(
         None, description="Env var holding the API key to require (never stored)."
     )
 
@@ -156,17 +191,17 @@ class Server(_Strict):
 class BenchDefaults(_Strict):
     """Defaults for `servelab bench` on this recipe."""
 
-    runs: int = Field(DEFAULTS.runs, ge=1, description="Runs per bench.")
-    tokens: int = Field(DEFAULTS.tokens, ge=1, description="Output tokens per run.")
-    prompt: str = Field(DEFAULTS.workload, description="Workload name.")
+    runs: int = Field(DEFAULTS.runs, ge=1, le=100_000, description="Runs per bench.")
+    tokens: Count = Field(DEFAULTS.tokens, description="Output tokens per run.")
+    prompt: Text = Field(DEFAULTS.workload, description="Workload name.")
 
 
 class Recipe(_Strict):
     """A serving stack: engine, model, speculation, context, limits, features."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="Stack name (slug).")
-    version: str = Field("0.0.0", description="The stack's own release, e.g. 1.0.5.")
-    description: str = Field("", description="One line about the stack.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=128, description="Stack name (slug).")
+    version: Text = Field("0.0.0", max_length=100, description="The stack's own release.")
+    description: Prose = Field("", description="One line about the stack.")
     engine: EngineSpec = Field(description="Engine and its version/image.")
     model: ModelRef = Field(description="Target model.")
     speculative: Speculative | None = Field(None, description="Speculative decoding, or none.")
@@ -177,10 +212,14 @@ class Recipe(_Strict):
     parallel: Parallel = Field(default_factory=Parallel, description="Multi-GPU layout.")
     server: Server = Field(default_factory=Server, description="Bind address and port.")
     bench: BenchDefaults = Field(default_factory=BenchDefaults, description="Bench defaults.")
-    extra_args: list[str] = Field(default_factory=list, description="More engine flags, verbatim.")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment for the engine.")
-    hardware: str | None = Field(None, description="What the stack was tuned for.")
-    notes: list[str] = Field(default_factory=list, description="Provenance, unknowns, caveats.")
+    extra_args: list[Text] = Field(
+        default_factory=list, max_length=1024, description="More engine flags, verbatim."
+    )
+    env: dict[EnvName, EnvValue] = Field(
+        default_factory=dict, description="Environment for the engine."
+    )
+    hardware: Prose | None = Field(None, description="What the stack was tuned for.")
+    notes: list[Prose] = Field(default_factory=list, description="Provenance, unknowns, caveats.")
 
     @field_validator("version", mode="before")
     @classmethod
@@ -225,39 +264,67 @@ class Recipe(_Strict):
 # --- loading ------------------------------------------------------------------------------
 
 
+def _loc(parts: tuple[Any, ...]) -> str:
+    """A key path: ``env.A=B (key)`` when a mapping's key itself is wrong."""
+    names = [str(part)[:40] for part in parts if part != "[key]"]
+    text = (".".join(names) or "(top level)") + (" (key)" if "[key]" in parts else "")
+    return safe_yaml.printable(text)
+
+
+def _shown(value: Any) -> str:
+    """A short, printable picture of an offending value (huge integers by their size)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        return f"an integer of {len(str(abs(value))) if abs(value) < 10**4000 else 'many'} digits"
+    text = json.dumps(value, default=str, ensure_ascii=True)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def _describe(exc: ValidationError, source: str) -> str:
-    """One line: source, key path, what was expected."""
-    errors = exc.errors()
+    """One line: source, key path, what was wrong — the first error in full, then how many
+    more (each of them is the same kind of line once the first is fixed)."""
+    errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
         what = "unknown key"
     elif kind == "missing":
         what = "required key is missing"
     else:
-        got = first.get("input")
-        shown = json.dumps(got, default=str) if not isinstance(got, dict) else "a mapping"
-        what = f"{first['msg'].lower()} (got {shown[:60]})"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {loc}: {what}{more}"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        what = f"{message[:1].lower()}{message[1:]} (got {_shown(first.get('input'))})"
+    more = ""
+    if len(errors) > 1:
+        others = ", ".join(_loc(error["loc"]) for error in errors[1:4])
+        more = f" (also: {others}{', …' if len(errors) > 4 else ''})"
+    return f"{source}: {_loc(first['loc'])}: {what}{more}"
+
+
+def _shorthand(data: dict[str, Any]) -> dict[str, Any]:
+    """`engine: vllm` means `engine: {name: vllm}` (the form most people try first)."""
+    if isinstance(data.get("engine"), str):
+        return {**data, "engine": {"name": data["engine"]}}
+    return data
 
 
 def recipe_from_text(text: str, source: str) -> Recipe:
-    """Parse and validate a YAML recipe; errors are one line naming source and key path."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise BadInput(f"{source}: YAML syntax error{where}: {problem}") from None
+    """Parse (under safe_yaml's limits) and validate a YAML recipe; errors are one line naming
+    source and key path."""
+    data = safe_yaml.load(text, source)
     if not isinstance(data, dict):
         raise BadInput(f"{source}: (top level): expected a mapping of recipe keys")
     try:
-        return Recipe.model_validate(data)
+        return Recipe.model_validate(_shorthand(data))
     except ValidationError as exc:
         raise BadInput(_describe(exc, source)) from None
+
+
+def recipe_from_file(path: Path) -> Recipe:
+    """A recipe file: size-limited, strict UTF-8, then ``recipe_from_text``."""
+    return recipe_from_text(safe_yaml.read_text(path), str(path))
 
 
 def user_recipes_dir() -> Path:
@@ -268,22 +335,29 @@ def user_recipes_dir() -> Path:
 def _bundled() -> dict[str, str]:
     folder = resources.files("servelab") / "recipes"
     return {
-        entry.name.rsplit(".", 1)[0]: entry.read_text()
+        entry.name.rsplit(".", 1)[0]: entry.read_text(encoding="utf-8")
         for entry in folder.iterdir()
         if entry.name.endswith((".yaml", ".yml"))
     }
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL
+        return False
+
+
 def load_recipe(ref: str | Path) -> Recipe:
     """A bundled recipe by name, a user recipe by name, or a YAML file by path."""
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
+    if path.suffix in (".yaml", ".yml") or _is_file(path):
+        if not _is_file(path):
             raise BadInput(f"{ref}: no such recipe file")
-        return recipe_from_text(path.read_text(), str(path))
+        return recipe_from_file(path)
     user = user_recipes_dir() / f"{ref}.yaml"
-    if user.is_file():
-        return recipe_from_text(user.read_text(), str(user))
+    if _is_file(user):
+        return recipe_from_file(user)
     bundled = _bundled()
     if str(ref) in bundled:
         return recipe_from_text(bundled[str(ref)], f"recipes/{ref}.yaml")
@@ -299,5 +373,5 @@ def list_recipes() -> list[tuple[str, Recipe]]:
     folder = user_recipes_dir()
     if folder.is_dir():
         for path in sorted(folder.glob("*.y*ml")):
-            found.append((str(path), recipe_from_text(path.read_text(), str(path))))
+            found.append((str(path), recipe_from_file(path)))
     return found

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from servelab import metrics
 from servelab.load.records import LoadResult
+from servelab.urls import public_url
 
 BenchStatus = Literal["running", "complete", "interrupted", "failed"]
 """A bench's status: running until it ends complete, interrupted (Ctrl-C) or failed."""
@@ -154,6 +155,11 @@ class Provenance(_Record):
     depth: int = 0
     context: int | None = Field(None, description="Served context length (tokens), when known.")
     imported: ImportedFrom | None = Field(None, description="Set when `servelab import` read it.")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        return public_url(value)  # a key in user:KEY@host is never stored or printed
 
     def served_context(self) -> int | None:
         """``context``, else the recipe's ``context.max_model_len``."""

@@ -21,6 +21,7 @@ from servelab.gpu import detect_gpus
 from servelab.plan.facts import native_context as facts_native_context
 from servelab.recipe import Recipe
 from servelab.records import CheckResult, CheckSet
+from servelab.urls import public_url
 
 CHECK_NAMES = ("vision", "tools", "agent", "context", "lossless", "ceiling")
 ENDPOINT_CHECKS = ("vision", "tools", "agent", "context")
@@ -53,6 +54,9 @@ class CheckReport:
     recipe: Recipe | None = None
     engine: str | None = None
     engine_version: str | None = None
+
+    def __post_init__(self) -> None:
+        self.endpoint = public_url(self.endpoint)  # never store or print user:KEY@host
 
     @property
     def passed(self) -> bool:

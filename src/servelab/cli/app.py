@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 
 from servelab.errors import ServelabError
+from servelab.urls import split_userinfo
 
 app = typer.Typer(
     name="servelab",
@@ -26,13 +28,17 @@ console = Console()
 err_console = Console(stderr=True)
 
 STATE = {"debug": False}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int) -> None:
-    """Print one line on stderr and exit."""
-    err_console.print(f"servelab: {message}", markup=False, highlight=False, soft_wrap=True)
+    """Print one line on stderr and exit (line breaks and other control characters in the
+    message, e.g. from a file name, are escaped: the error stays one line)."""
+    line = _CONTROL.sub(lambda match: match.group(0).encode("unicode_escape").decode(), message)
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    err_console.print(f"servelab: {line}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -90,6 +96,20 @@ def emit_rows(
     if parquet is not None:
         write_parquet(rows, parquet)
     return any(target is not None for target in (json_out, csv_out, parquet))
+
+
+def endpoint_credentials(url: str | None) -> tuple[str | None, str | None]:
+    """``--endpoint http://user:KEY@host`` → (the URL without credentials, KEY): the key is
+    sent as the bearer key (unless --api-key gives one) and never stored or printed."""
+    if url is None:
+        return None, None
+    clean, secret = split_userinfo(url)
+    if secret:
+        err_console.print(
+            "[dim]credentials in the URL are used as the API key and not stored[/]",
+            highlight=False,
+        )
+    return clean, secret
 
 
 def db_url(option: str | None) -> str | None:

@@ -20,13 +20,14 @@ from servelab.cli.app import (
     console,
     db_url,
     emit_json,
+    endpoint_credentials,
     err_console,
     guarded,
     workload_option,
 )
 from servelab.cli.bench_load import load_plan
 from servelab.engines import detect_engine
-from servelab.errors import BadInput, RunFailed
+from servelab.errors import BadInput, Interrupted, RunFailed
 from servelab.launch import launch
 from servelab.options import DEFAULTS, measure_settings
 from servelab.recipe import Recipe, load_recipe
@@ -75,6 +76,11 @@ def endpoint_model(url: str, api_key: str | None) -> str:
         response = httpx.get(url.rstrip("/") + "/v1/models", headers=headers, timeout=10.0)
     except httpx.HTTPError as exc:
         raise RunFailed(f"{url}: unreachable ({type(exc).__name__}: {exc})") from None
+    if response.status_code in (401, 403):
+        raise RunFailed(
+            f"{url}/v1/models answered HTTP {response.status_code}: the server wants an API key; "
+            "pass --api-key (or set SERVELAB_API_KEY)"
+        )
     if response.status_code != 200:
         raise RunFailed(f"{url}/v1/models answered HTTP {response.status_code}; pass --model")
     try:
@@ -98,6 +104,18 @@ def target_for_endpoint(
         stack=name or stack,
         stack_version=stack_version,
         k=k,
+    )
+
+
+def bench_key(flag: str | None, recipe: Recipe | None, url_key: str | None) -> str | None:
+    """--api-key, else SERVELAB_API_KEY, else the recipe's server.api_key_env, else a key given
+    in the --endpoint URL (as `check` resolves it)."""
+    recipe_env = recipe.server.api_key_env if recipe is not None else None
+    return (
+        flag
+        or os.environ.get("SERVELAB_API_KEY")
+        or (os.environ.get(recipe_env) if recipe_env else None)
+        or url_key
     )
 
 
@@ -129,7 +147,7 @@ def run_with_progress(bench: Bench, options: BenchOptions) -> BenchResult:
             return bench.run()
         except KeyboardInterrupt:
             kept = len(bench.result.runs)
-            raise RunFailed(
+            raise Interrupted(
                 f"interrupted: {kept} finished runs kept (bench {bench.result.id})"
             ) from None
 
@@ -188,6 +206,7 @@ def bench_command(
     """Fixed-length streamed runs: per-run decode t/s, statistics, acceptance, regimes."""
     if (recipe_ref is None) == (endpoint is None):
         raise BadInput("give a RECIPE or --endpoint URL (one of them)")
+    endpoint, url_key = endpoint_credentials(endpoint)
     recipe, options, prompts = _bench_setup(dict(locals()))
     store = open_store(db)
     with ExitStack() as stack:
@@ -201,10 +220,10 @@ def bench_command(
 
 def _bench_setup(args: dict[str, Any]) -> tuple[Recipe | None, BenchOptions, Workload]:
     """The recipe, the options (command line, else recipe, else defaults) and the workload."""
-    args["api_key"] = args["api_key"] or os.environ.get("SERVELAB_API_KEY")
+    recipe = load_recipe(args["recipe_ref"]) if args["recipe_ref"] else None
+    args["api_key"] = bench_key(args["api_key"], recipe, args["url_key"])
     levels = parse_levels(args["concurrency"])
     plan = load_plan(levels, args)
-    recipe = load_recipe(args["recipe_ref"]) if args["recipe_ref"] else None
     chosen = workload_option(args["workload"], args["prompt"])
     settings = measure_settings(
         recipe.bench if recipe else None, runs=args["runs"], tokens=args["tokens"], workload=chosen

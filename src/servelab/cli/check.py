@@ -23,6 +23,7 @@ from servelab.cli.app import (
     console,
     db_url,
     emit_json,
+    endpoint_credentials,
     err_console,
     guarded,
 )
@@ -30,6 +31,12 @@ from servelab.cli.notes import Notes
 from servelab.errors import BadInput, RunFailed
 from servelab.recipe import load_recipe
 from servelab.render.check import render_checks
+
+
+def _without_credentials(url: str | None, twin: str | None) -> tuple[str | None, ...]:
+    """Both URLs without ``user:KEY@``, and the first key found in them."""
+    (url, key), (twin, twin_key) = endpoint_credentials(url), endpoint_credentials(twin)
+    return url, twin, key or twin_key
 
 
 @app.command("check")
@@ -70,6 +77,7 @@ def check_command(
     """Vision, tool calling, agent loop, long-context recall, lossless speculation, ceiling."""
     if (recipe_ref is None) == (endpoint is None):
         raise BadInput("give a RECIPE or --endpoint URL (one of them)")
+    endpoint, twin_endpoint, url_key = _without_credentials(endpoint, twin_endpoint)
     options = CheckOptions(
         only=parse_only(only),
         context_len=context_len,
@@ -77,7 +85,7 @@ def check_command(
         tolerance=tolerance,
         tokens=tokens,
         twin_endpoint=twin_endpoint,
-        api_key=api_key or os.environ.get("SERVELAB_API_KEY"),
+        api_key=api_key or os.environ.get("SERVELAB_API_KEY") or url_key,
         progress=Notes(err_console),
     )
     if recipe_ref is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from servelab.cli.notes import Notes
 from servelab.engines import diagnose_any, get_engine
 from servelab.errors import BadInput
 from servelab.launch import down, log_path_for, running, up
-from servelab.recipe import load_recipe
+from servelab.recipe import NAME_PATTERN, load_recipe
 
 
 @app.command("up")
@@ -96,6 +97,8 @@ def logs_command(
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines."),
 ) -> None:
     """Print an engine's log."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise BadInput(f"{name!r}: not an engine name (see `servelab status`)")
     path = log_path_for(name)
     if not path.exists():
         raise BadInput(f"{name}: no log (see `servelab status`)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shlex
 
 import typer
 from rich.table import Table
@@ -79,7 +80,7 @@ def show_command(
         else:
             typer.echo(engine.shell(argv))
         for key, value in recipe.env.items():
-            typer.echo(f"# env: {key}={value}")
+            typer.echo(f"# env: {key}={shlex.quote(value)}")
         return
     if fmt == "docker":
         typer.echo(engine.shell(engine.docker_argv(recipe, port=port)))

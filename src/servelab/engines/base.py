@@ -120,10 +120,10 @@ class Engine(ABC):
 
     @staticmethod
     def shell(argv: list[str]) -> str:
-        """A shell line; arguments holding ${VAR} are double-quoted so the shell expands them."""
-        return " ".join(
-            f'"{arg}"' if "${" in arg and '"' not in arg else shlex.quote(arg) for arg in argv
-        )
+        """A shell line safe to paste: every argument through ``shlex.quote``, except that a
+        leading placeholder of servelab's own (``${SERVELAB_MODELS}``) stays expandable, as
+        ``"${SERVELAB_MODELS}"`` followed by the quoted rest; nothing else expands."""
+        return " ".join(_shell_word(arg) for arg in argv)
 
     # --- discovery -------------------------------------------------------------------------
     @abstractmethod
@@ -204,6 +204,20 @@ class Engine(ABC):
             if match:
                 return match
         return None
+
+
+# Placeholders servelab itself writes into container forms; a recipe's own `${…}` is literal
+# (launch passes it to the engine verbatim), so the shell line quotes it literally too.
+SHELL_PLACEHOLDERS = ("SERVELAB_MODELS",)
+_LEADING_VAR = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+def _shell_word(arg: str) -> str:
+    match = _LEADING_VAR.match(arg)
+    if match is None or match.group(1) not in SHELL_PLACEHOLDERS:
+        return shlex.quote(arg)
+    rest = arg[match.end() :]
+    return f'"${{{match.group(1)}}}"' + (shlex.quote(rest) if rest else "")
 
 
 def fixed_length_fields(engine: Engine | None, tokens: int) -> dict[str, Any]:

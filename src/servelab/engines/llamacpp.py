@@ -26,6 +26,7 @@ from servelab.engines.base import (
 )
 from servelab.errors import BadInput
 from servelab.recipe import Recipe
+from servelab.recipe_values import INT32_MAX
 
 # Neutral method → llama.cpp --spec-type.
 SPEC_TYPES = {
@@ -46,6 +47,17 @@ _BAD_ARG = [
     re.compile(r"error: invalid argument: [^\n]*"),
     re.compile(r"error: [^\n]*argument[^\n]*"),
 ]
+
+
+def _context_pool(max_model_len: int, slots: int | None) -> int:
+    """-c is the whole KV pool shared by the slots: every slot gets max_model_len; -c is an int."""
+    pool = max_model_len * (slots or 1)
+    if pool > INT32_MAX:
+        raise BadInput(
+            f"context.max_model_len × slots = {pool} is more than llama-server's -c takes "
+            f"({INT32_MAX})"
+        )
+    return pool
 
 
 class LlamaCpp(Engine):
@@ -95,8 +107,7 @@ class LlamaCpp(Engine):
         if recipe.model.served_name:
             args += ["--alias", recipe.model.served_name]
         if ctx.max_model_len is not None:
-            # -c is the whole KV pool shared by the slots: give every slot max_model_len.
-            args += ["-c", str(ctx.max_model_len * (slots or 1))]
+            args += ["-c", str(_context_pool(ctx.max_model_len, slots))]
         if slots:
             args += ["-np", str(slots)]
         if rt.threads is not None:

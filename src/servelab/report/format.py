@@ -46,11 +46,30 @@ def gpu_text(bench: BenchResult) -> str:
     return ", ".join(name if count == 1 else f"{count}× {name}" for name, count in counted.items())
 
 
+_MARKDOWN_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\\": "\\\\",
+    "|": "\\|",
+    "[": "\\[",
+    "]": "\\]",
+    "`": "\\`",
+    "\n": " ",
+    "\r": " ",
+}
+
+
+def markdown_cell(value: object) -> str:
+    """A cell's text as data: no raw HTML, links, code spans, table breaks or line breaks."""
+    return "".join(_MARKDOWN_ESCAPES.get(char, char) for char in str(value))
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table (pipes in cells escaped)."""
+    """A GitHub-flavoured markdown table; every cell escaped (stack names are user data)."""
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+        return "| " + " | ".join(markdown_cell(cell) for cell in cells) + " |"
 
     out = [line(headers), "|" + "|".join("---" for _ in headers) + "|"]
     out.extend(line(row) for row in rows)

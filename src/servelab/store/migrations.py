@@ -144,11 +144,18 @@ def _v4_load(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE benches ADD COLUMN load_result JSON"))
 
 
+def _v5_bench_owner(conn: Connection) -> None:
+    """The process writing a running bench (host, pid, start time): a bench whose writer is
+    gone is marked interrupted when the store is next opened."""
+    conn.execute(text("ALTER TABLE benches ADD COLUMN owner VARCHAR(200)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_base,
     _v2_source_context_indexes,
     _v3_tunes,
     _v4_load,
+    _v5_bench_owner,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

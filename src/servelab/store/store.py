@@ -30,6 +30,7 @@ from servelab.store import checks as check_rows
 from servelab.store import tunes as tune_rows
 from servelab.store.checks import StoredCheck, new_id
 from servelab.store.migrations import migrate
+from servelab.store.owners import mark_abandoned, owner_token
 from servelab.store.reported import reported_bench, reported_check_set
 from servelab.store.tables import benches as benches_t
 from servelab.store.tables import runs as runs_t
@@ -49,6 +50,7 @@ class Store:
         try:
             with self._engine.begin() as conn:
                 self.schema_version = migrate(conn)
+                mark_abandoned(conn)
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise BadInput(f"cannot open database {redacted(self.url)}: {_reason(exc)}") from None
@@ -273,6 +275,7 @@ def _insert_bench(conn: Connection, bench_id: str, result: BenchResult) -> None:
             load_result=_dump(result.load),
             source=result.source,
             context=provenance.served_context(),
+            owner=owner_token() if result.status == "running" else None,
         )
     )
     for run in result.runs:

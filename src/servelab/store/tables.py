@@ -43,6 +43,7 @@ benches = Table(
     Column("source", Text),  # v2
     Column("context", Integer),  # v2
     Column("load_result", JSON),  # v4: the load section (levels, SLOs, saturation)
+    Column("owner", String(200)),  # v5: host|pid|start of the process writing it
 )
 
 # Every per-run sample, written as each run finishes.

@@ -270,14 +270,14 @@ def test_a_v1_database_is_upgraded_and_keeps_its_rows(store_url):
     engine.dispose()
 
     with Store(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         [old] = store.benches()
         assert old.id == "old1" and old.source is None and old.runs[0].decode_tps == 9.5
         assert old.load is None  # v4: no load section before it
         store.import_reported(load_reported("post-leaderboard"))  # v2 columns work
         assert len(store.benches(reported=True)) == 6
     with Store(store_url) as store:  # reopening applies nothing twice
-        assert store.schema_version == 4
+        assert store.schema_version == 5
 
 
 def test_a_newer_schema_is_refused(tmp_path):

@@ -9,7 +9,6 @@ import sys
 import time
 
 from servelab.store import Store
-from tests.conftest import run_cli
 from tests.fakes.fault_server import FaultServer
 
 HOSTILE = """name: hostile
@@ -19,7 +18,7 @@ extra_args: ["--x=$(touch {marker})", "`touch {marker}`", "${{HOME}}", "a'b", "c
 """
 
 
-def test_show_shell_output_is_safe_to_paste(tmp_path):
+def test_show_shell_output_is_safe_to_paste(run_cli, tmp_path):
     """Item 5: `$(…)`, backticks and `${` were double-quoted unescaped; pasting ran `touch`."""
     marker = tmp_path / "pwned"
     recipe = tmp_path / "hostile.yaml"
@@ -61,7 +60,7 @@ def test_sigkill_mid_bench_is_marked_interrupted_on_next_open(tmp_path):
     assert len(bench.runs) >= 3
 
 
-def test_a_key_in_the_endpoint_url_is_used_but_never_stored_or_printed(tmp_path):
+def test_a_key_in_the_endpoint_url_is_used_but_never_stored_or_printed(run_cli, tmp_path):
     """Item 9: `http://user:KEY@host` was stored verbatim in the database and --json output."""
     db, out = tmp_path / "r.db", tmp_path / "bench.json"
     key = "sk-SECRET-in-url-7431"
@@ -82,7 +81,7 @@ def test_a_key_in_the_endpoint_url_is_used_but_never_stored_or_printed(tmp_path)
     assert Store(str(db)).benches()[0].provenance.endpoint == server.url
 
 
-def test_logs_refuses_a_path(tmp_path, servelab_home):
+def test_logs_refuses_a_path(run_cli, tmp_path, servelab_home):
     """Item 10: `servelab logs ../x` read any *.log the user could read."""
     (servelab_home / "state").mkdir(parents=True, exist_ok=True)
     (servelab_home / "secret.log").write_text("not yours\n")
@@ -92,7 +91,7 @@ def test_logs_refuses_a_path(tmp_path, servelab_home):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_board_markdown_prints_stack_names_as_text(tmp_path):
+def test_board_markdown_prints_stack_names_as_text(run_cli, tmp_path):
     """Item 10: `board --markdown` printed stack names as raw HTML."""
     db = tmp_path / "r.db"
     name = '<img src=x onerror="alert(1)">[x](javascript:alert(1))|'

@@ -64,12 +64,12 @@ def test_real_hosts_are_accepted(host):
     assert recipe_from_text(GOOD + f"server: {{host: '{host}'}}\n", "r.yaml").server.host == host
 
 
-def test_pipeline_2_pow_63_is_rejected_quickly(cli, tmp_path):
+def test_pipeline_2_pow_63_is_rejected_quickly(run_cli, tmp_path):
     """Item 6: `plan` with parallel.pipeline: 2**63 ran past 60 s and 3.9 GB."""
     path = tmp_path / "pp.yaml"
     path.write_text(GOOD + f"parallel: {{pipeline: {2**63}}}\n")
     started = time.monotonic()
-    result = cli("plan", str(path), timeout=60)
+    result = run_cli("plan", str(path), timeout=60)
     assert result.returncode == 2, result.stderr
     assert "parallel.pipeline: input should be less than or equal to 4096" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

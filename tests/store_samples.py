@@ -74,6 +74,13 @@ def full_run(
         accepted=2592 + index,
         engine_timings={"predicted_n": 2500, "predicted_ms": 9978.25, "nested": {"a": [1, 2.5]}},
         response_id=f"chatcmpl-{index}",
+        valid=not cold,
+        invalid_reason="burst (held at start): sample evidence" if cold else None,
+        reads=820 + index,
+        first_read_chunks=1,
+        max_read_chunks=2,
+        server_decode_tps=decode_tps * 1.001,
+        server_source="response",
     )
 
 
@@ -118,6 +125,7 @@ def full_bench(
         started_at=started_at,
         finished_at=started_at + 120.5,
         status="complete",
+        reason="round-trip sample (a complete bench normally has none)",
         runs=runs,
         summary=Summary(
             n=len(values),

@@ -74,17 +74,31 @@ def error_message(body: bytes) -> str:
     return _one_line(body.decode("utf-8", "replace"))
 
 
-_spec_readers: list[SpecReader] | None = None
+_engines: list[Any] | None = None
+
+
+def _all_engines() -> list[Any]:
+    """Every engine adapter (each reads its own fields of a response's record)."""
+    global _engines
+    if _engines is None:
+        from servelab.engines import all_engines
+
+        _engines = all_engines()
+    return _engines
 
 
 def _default_spec_readers() -> list[SpecReader]:
     """Each engine adapter's reader of (drafted, accepted) from a response's own record."""
-    global _spec_readers
-    if _spec_readers is None:
-        from servelab.engines import all_engines
+    return [engine.spec_from_response for engine in _all_engines()]
 
-        _spec_readers = [engine.spec_from_response for engine in all_engines()]
-    return _spec_readers
+
+def _server_decode(final: dict[str, Any]) -> float | None:
+    """The server's own decode t/s from a response's record, where an engine adapter finds one."""
+    for engine in _all_engines():
+        found = engine.decode_from_response(final)
+        if found is not None:
+            return metrics.server_decode_tps(*found)
+    return None
 
 
 class _Stream:
@@ -100,6 +114,7 @@ class _Stream:
         "done",
         "error",
         "response_id",
+        "reads",
     )
 
     def __init__(self) -> None:
@@ -112,9 +127,16 @@ class _Stream:
         self.done = False
         self.error: str | None = None
         self.response_id: str | None = None
+        self.reads: list[int] = []  # content chunks per network read that carried any
 
     def feed(self, lines: list[bytes], now: float) -> None:
         """Classify complete SSE lines that arrived in one read at time ``now``."""
+        before = self.chunks
+        self._feed(lines, now)
+        if self.chunks > before:
+            self.reads.append(self.chunks - before)
+
+    def _feed(self, lines: list[bytes], now: float) -> None:
         for raw in lines:
             line = raw.rstrip(b"\r")
             if not line or self.done:
@@ -178,6 +200,9 @@ def _record(
         "chunks": state.chunks,
         "response_id": state.response_id,
         "ttft_s": metrics.ttft(t_sent, state.t_first),
+        "reads": len(state.reads),
+        "first_read_chunks": state.reads[0] if state.reads else None,
+        "max_read_chunks": max(state.reads, default=None),
     }
     if state.t_last is not None:
         common["duration_s"] = state.t_last - t_sent
@@ -208,6 +233,9 @@ def _record(
     )
     record.decode_tps = metrics.decode_tps(tokens, state.t_first, state.t_last)
     record.e2e_tps = metrics.e2e_tps(tokens, t_sent, state.t_last)
+    record.server_decode_tps = _server_decode(state.final)
+    if record.server_decode_tps is not None:
+        record.server_source = "response"
     for read_spec in spec_readers:
         spec = read_spec(state.final)
         if spec is not None:

@@ -64,7 +64,7 @@ SERVER_DECODE_TPS = _m(
     "server_decode_tps",
     "server decode t/s",
     "tokens/s",
-    "(server's decode tokens − 1) / server's decode time (the engine's own record)",
+    "server's tokens after the first / server's decode time (the engine's own record)",
     "one run, timed by the engine (per-response timings, or /metrics read around the run)",
 )
 AGREEMENT = _m(
@@ -243,10 +243,20 @@ def e2e_tps(tokens: int | None, t_sent: float, t_last: float | None) -> float | 
 
 
 def server_decode_tps(tokens: float | None, seconds: float | None) -> float | None:
-    """``SERVER_DECODE_TPS`` from the engine's decode tokens and decode time (both its own)."""
-    if tokens is None or seconds is None or tokens < 2 or seconds <= 0:
+    """``SERVER_DECODE_TPS``: the engine's tokens after the first over its decode time."""
+    if tokens is None or seconds is None or tokens < 1 or seconds <= 0:
         return None
-    return (tokens - 1) / seconds
+    return tokens / seconds
+
+
+def server_decode_window(
+    tokens: float, requests: float, seconds: float
+) -> tuple[float, float] | None:
+    """A /metrics window's (tokens after the first, decode seconds): Δgenerated − Δrequests
+    tokens (each request's first token precedes its decode time) over Δdecode-time sum."""
+    if requests <= 0 or seconds <= 0:
+        return None
+    return tokens - requests, seconds
 
 
 def disagreement(client_tps: float | None, server_tps: float | None) -> float | None:

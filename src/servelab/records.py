@@ -14,11 +14,12 @@ from servelab import metrics
 from servelab.load.records import LoadResult
 from servelab.urls import public_url
 
-BenchStatus = Literal["running", "complete", "interrupted", "failed"]
-"""A bench's status: running until it ends complete, interrupted (Ctrl-C) or failed."""
+BenchStatus = Literal["running", "complete", "invalid", "interrupted", "failed"]
+"""A bench's status: running until it ends complete, invalid (no valid run), interrupted
+(Ctrl-C) or failed (every run failed)."""
 TuneStatus = Literal["running", "complete", "incomplete", "interrupted"]
 """A tune's status: incomplete when a slot did not finish (it can be resumed)."""
-SlotStatus = Literal["running", "complete", "interrupted", "failed", "missing"]
+SlotStatus = Literal["running", "complete", "invalid", "interrupted", "failed", "missing"]
 """A tune slot: its bench's status, failed (no bench stored), or missing (not run yet)."""
 
 
@@ -60,6 +61,25 @@ class RunRecord(_Record):
     accepted: int | None = Field(None, description="Accepted drafts per the response.")
     engine_timings: dict[str, Any] | None = Field(None, description="Engine's own record.")
     response_id: str | None = Field(None, description="The response's id (matches server logs).")
+    valid: bool | None = Field(
+        None, description="ok and no validity rule fired (None: stored before the rules)."
+    )
+    invalid_reason: str | None = Field(None, description="The rule that fired, with evidence.")
+    reads: int | None = Field(None, description="Network reads that carried content chunks.")
+    first_read_chunks: int | None = Field(None, description="Content chunks in the first one.")
+    max_read_chunks: int | None = Field(None, description="Most content chunks in one read.")
+    server_decode_tps: float | None = Field(None, description=metrics.SERVER_DECODE_TPS.text)
+    server_source: str | None = Field(None, description="Where the server's figure came from.")
+
+    def counted(self, keep_cold: bool = False) -> bool:
+        """Whether the run's decode t/s enters a summary: single-stream, ok, valid, warm."""
+        return (
+            self.concurrency == 1
+            and self.ok
+            and self.valid is not False
+            and (keep_cold or not self.cold)
+            and self.decode_tps is not None
+        )
 
 
 class Summary(_Record):
@@ -177,6 +197,7 @@ class BenchResult(_Record):
     started_at: float
     finished_at: float | None = None
     status: BenchStatus = "running"
+    reason: str | None = Field(None, description="Why the bench is invalid or failed.")
     runs: list[RunRecord] = Field(default_factory=list)
     summary: Summary | None = None
     spec: SpecStats | None = None
@@ -201,6 +222,10 @@ class BenchResult(_Record):
                     "decode_tps",
                     "e2e_tps",
                     "chunks",
+                    "valid",
+                    "invalid_reason",
+                    "server_decode_tps",
+                    "server_source",
                 )
             }
             for run in self.runs
@@ -208,6 +233,7 @@ class BenchResult(_Record):
         return {
             "id": self.id,
             "status": self.status,
+            "reason": self.reason,
             "runs": runs,
             "summary": self.summary.model_dump() if self.summary else None,
             "spec": self.spec.model_dump() if self.spec else None,

@@ -89,7 +89,9 @@ def test_importing_the_posts_leaderboard_shows_six_reported_rows(run_cli, tmp_pa
     done = run_cli("import", "post-leaderboard", "--db", db)
     assert done.returncode == 0, done.stderr
     assert "imported 6 reported (not measured) results" in done.stdout
-    rows = json.loads(run_cli("board", "--json", "-", "--db", db).stdout)
+    document = json.loads(run_cli("board", "--json", "-", "--db", db).stdout)
+    assert document["schema_version"] == 1
+    rows = document["rows"]
     assert len(rows) == 6 and all(row["reported"] for row in rows)
     assert [row["decode_tps"] for row in rows] == [250.54, 249.30, 224.00, 182.14, 135.97, 107.54]
     contract = {
@@ -124,7 +126,11 @@ def test_measured_and_reported_rows_of_one_version_stay_apart(tmp_path):
 
 def test_board_of_an_empty_database(run_cli, tmp_path):
     db = str(tmp_path / "r.db")
-    assert json.loads(run_cli("board", "--json", "--db", db).stdout) == []
+    assert json.loads(run_cli("board", "--json", "--db", db).stdout) == {
+        "schema_version": 1,
+        "rows": [],
+        "ties": [],
+    }
     done = run_cli("board", "--db", db)
     assert done.returncode == 0 and "no results in" in done.stdout
 

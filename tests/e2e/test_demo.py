@@ -24,7 +24,9 @@ def demo_board(run_cli: RunCli):
         assert "Throughput" in demo.stdout and "95 % CI" in demo.stdout  # the compare table
         board = run_cli("board", "--json", "-", "--db", db)
         assert board.returncode == 0, board.stderr
-        return json.loads(board.stdout)
+        document = json.loads(board.stdout)
+        assert document["schema_version"] == 1
+        return document["rows"]
 
     return demo_board
 

@@ -51,12 +51,12 @@ def test_up_ready_chat_down_leaves_no_process(run_cli):
     assert reply["usage"]["completion_tokens"] == 16
     assert reply["choices"][0]["message"]["content"]
     status = run_cli("status", "--json")
-    assert json.loads(status.stdout)[0]["ready"] is True
+    assert json.loads(status.stdout)["items"][0]["ready"] is True
     down = run_cli("down", "local-stories260k")
     assert down.returncode == 0, down.stderr
     assert not group_alive(pid)
     assert not pid_alive(endpoint["keeper_pid"])
-    assert json.loads(run_cli("status", "--json").stdout) == []
+    assert json.loads(run_cli("status", "--json").stdout) == {"schema_version": 1, "items": []}
 
 
 @pytest.mark.llama

@@ -8,7 +8,10 @@ Modes, per chat request (a ``script`` of modes is consumed first, then ``mode``)
 - ``die``: a few chunks, then the socket closes mid-body;
 - ``malformed``: a few chunks, a truncated JSON data line, then normal continuation;
 - ``http500``: an OpenAI-style error body with status 500;
-- ``hang``: headers and a few chunks, then silence until the server stops (or ``hang_s``).
+- ``hang``: headers and a few chunks, then silence until the server stops (or ``hang_s``);
+- ``buffered``: generates like normal (paced, timed, ``timings`` true to the pacing) but holds
+  every byte back and writes the whole stream in one piece at the end, as a buffering reverse
+  proxy does.
 
 ``close_after_stream=True`` closes the connection after each streamed response without saying
 so (no ``Connection: close``), as llama-server does.
@@ -26,7 +29,7 @@ from typing import Any
 
 from tests.fakes.openai_server import FakeHandler, FakeServer
 
-MODES = ("normal", "short", "die", "malformed", "http500", "hang")
+MODES = ("normal", "short", "die", "malformed", "http500", "hang", "buffered")
 
 
 @dataclass
@@ -66,6 +69,9 @@ class _Counters:
     drafted: int = 0
     accepted: int = 0
     per_position: list[int] = field(default_factory=list)
+    generated: int = 0  # vLLM-style generation tokens and per-request decode time
+    decode_s: float = 0.0
+    finished: int = 0
 
 
 class FaultServer(FakeServer):
@@ -155,6 +161,14 @@ class FaultServer(FakeServer):
                 f'{family}{{{labels},position="{i}"}} {float(v)}'
                 for i, v in enumerate(c.per_position)
             ]
+            lines += [
+                "# TYPE vllm:generation_tokens_total counter",
+                f"vllm:generation_tokens_total{{{labels}}} {float(c.generated)}",
+                "# TYPE vllm:request_decode_time_seconds histogram",
+                f'vllm:request_decode_time_seconds_bucket{{{labels},le="+Inf"}} {c.finished}',
+                f"vllm:request_decode_time_seconds_count{{{labels}}} {c.finished}",
+                f"vllm:request_decode_time_seconds_sum{{{labels}}} {c.decode_s}",
+            ]
         else:
             for name, value in values.items():
                 lines += [f"# TYPE llamacpp:{name}_total counter", f"llamacpp:{name}_total {value}"]
@@ -170,8 +184,14 @@ class FaultHandler(FakeHandler):
     fake: FaultServer
 
     # --- plumbing -------------------------------------------------------------------------
+    held: list[bytes] | None = None  # ``buffered`` mode: bytes kept back until the end
+
     def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        framed = b"%x\r\n%s\r\n" % (len(data), data)
+        if self.held is not None:
+            self.held.append(framed)
+            return
+        self.wfile.write(framed)
         self.wfile.flush()
 
     def _event(self, obj: dict[str, Any] | str) -> None:
@@ -182,7 +202,9 @@ class FaultHandler(FakeHandler):
     def do_GET(self) -> None:
         if self.common_get():
             return
-        if self.path == "/metrics" and self.fake.metrics:
+        if self.path == "/version" and self.fake.metrics == "vllm":
+            self.send_json(200, {"version": "0.0.0-fake"})  # what vLLM answers: detectable
+        elif self.path == "/metrics" and self.fake.metrics:
             self.send_json(200, self.fake.metrics_text().encode(), "text/plain; version=0.0.4")
         else:
             self.send_json(404, {"error": {"code": 404, "message": "File Not Found"}})
@@ -246,6 +268,7 @@ class FaultHandler(FakeHandler):
 
     def _stream(self, served: ServedRequest, mode: str, tokens: int) -> None:
         fake = self.fake
+        self.held = [] if mode == "buffered" else None
         self._event(self._chunk_obj(served, {"role": "assistant", "content": None}))
         start = time.perf_counter() + fake.ttft
         sent = 0
@@ -283,7 +306,7 @@ class FaultHandler(FakeHandler):
         }
         spec = fake.count_spec(tokens)
         if fake.timings:
-            elapsed = (served.t_last or start) - start
+            elapsed = (served.t_last or start) - (served.t_first or start)
             final["timings"] = {
                 "predicted_n": tokens,
                 "predicted_ms": elapsed * 1000,
@@ -291,9 +314,17 @@ class FaultHandler(FakeHandler):
             }
             if spec is not None:
                 final["timings"].update(draft_n=spec[0], draft_n_accepted=spec[1])
+        with fake._lock:
+            fake.counters.generated += tokens
+            fake.counters.decode_s += (served.t_last or start) - (served.t_first or start)
+            fake.counters.finished += 1
         self._event(final)
         self._event("[DONE]")
         self._chunk(b"")
+        if self.held is not None:
+            held, self.held = self.held, None
+            self.wfile.write(b"".join(held))
+            self.wfile.flush()
         if fake.close_after_stream:
             self.close_connection = True
 

@@ -25,8 +25,10 @@ def test_e2e_ttft_and_server_figure():
     assert metrics.e2e_tps(100, 2.0, 2.0) is None
     assert metrics.ttft(1.0, 1.25) == pytest.approx(0.25)
     assert metrics.ttft(1.0, None) is None
-    assert metrics.server_decode_tps(201, 0.1) == pytest.approx(2000.0)
-    assert metrics.server_decode_tps(201, 0) is None
+    assert metrics.server_decode_tps(200, 0.1) == pytest.approx(2000.0)
+    assert metrics.server_decode_tps(200, 0) is None
+    # vLLM's window: 2 requests, 402 tokens generated, 0.2 s of decode time in all
+    assert metrics.server_decode_window(402, 2, 0.2) == (400, 0.2)
     assert metrics.disagreement(2020.0, 2000.0) == pytest.approx(0.01)
     assert metrics.disagreement(None, 2000.0) is None
 

@@ -11,11 +11,14 @@ from typing import Any
 
 from servelab import __version__, metrics
 from servelab.bench.regimes import detect_regimes
+from servelab.bench.serverfigure import window_decode_tps
 from servelab.bench.specmetrics import fetch_metrics, parse_spec_counters, spec_delta
 from servelab.bench.stats import summarize
+from servelab.bench.validity import assess, bench_verdict
 from servelab.client import stream_client, stream_run
 from servelab.engines import Engine, get_engine
 from servelab.engines.base import fixed_length_fields
+from servelab.errors import RunFailed
 from servelab.options import DEFAULTS
 from servelab.recipe import Recipe
 from servelab.records import BenchResult, Provenance, RunRecord, SpecStats
@@ -37,6 +40,7 @@ class BenchOptions:
     temperature: float = 0.0
     api_key: str | None = None
     load: Any = None  # a servelab.load.bench.LoadPlan: sustained levels after the runs
+    roofline_tps: float | None = None  # the plan's ceiling for the recipe's GPU, when known
 
 
 @dataclass
@@ -134,13 +138,37 @@ class Bench:
         self._timings: list[tuple[int, int]] = []
 
     # --- helpers ------------------------------------------------------------------------------
-    def _counters(self):
+    def _scrape(self) -> str | None:
+        """The server's /metrics text (None: no engine known or none exposed)."""
         if self.target.engine is None:
             return None
-        text = fetch_metrics(self.target.url, api_key=self.options.api_key)
+        return fetch_metrics(self.target.url, api_key=self.options.api_key)
+
+    def _counters(self, text: str | None = None):
+        text = text if text is not None else self._scrape()
         if text is None:
             return None
         return parse_spec_counters(text, self.target.engine.spec_counter_names())
+
+    def _decode_names(self) -> dict[str, str] | None:
+        engine = self.target.engine
+        return engine.decode_metric_names() if engine is not None else None
+
+    def _window_scrape(self) -> str | None:
+        """/metrics for the per-run server figure, where the engine exposes one (else None)."""
+        if self._decode_names() is None:
+            return None
+        try:
+            return self._scrape()
+        except RunFailed:
+            return None
+
+    def _assessed(self, run: RunRecord, before: str | None, after: str | None) -> RunRecord:
+        """The server's own figure (response record, else the /metrics window) and validity."""
+        if run.ok and run.server_decode_tps is None:
+            run.server_decode_tps = window_decode_tps(before, after, self._decode_names())
+            run.server_source = "metrics" if run.server_decode_tps is not None else None
+        return assess(run, self.options.roofline_tps)
 
     def _keep(self, run: RunRecord) -> None:
         self.result.runs.append(run)
@@ -150,6 +178,7 @@ class Bench:
             self.on_run(run)
 
     def _aggregated(self) -> list[RunRecord]:
+        """Sequential ok runs of the window (the cold one only when kept): speculation's runs."""
         return [
             run
             for run in self.result.runs
@@ -160,10 +189,11 @@ class Bench:
     async def _sequential(self, payload: dict[str, Any]) -> tuple[Any, Any]:
         opts = self.options
         before = None
+        text = self._window_scrape()
         async with stream_client() as client:
             for index in range(1, opts.runs + 1):
                 if index == 1 and opts.keep_cold:
-                    before = self._counters()
+                    before = self._counters(text)
                 run = await stream_run(
                     client,
                     self.target.url,
@@ -171,12 +201,14 @@ class Bench:
                     timeout_s=opts.timeout_s,
                     api_key=opts.api_key,
                 )
+                after_text = self._window_scrape()
                 run.index = index
                 run.cold = index == 1
-                self._keep(run)
+                self._keep(self._assessed(run, text, after_text))
+                text = after_text
                 if index == 1 and not opts.keep_cold:
-                    before = self._counters()
-        after = self._counters()
+                    before = self._counters(text)
+        after = self._counters(text)
         return before, after
 
     def _spec(self, before, after) -> SpecStats | None:
@@ -227,9 +259,11 @@ class Bench:
         )
 
     def finish(self, status: str, before=None, after=None) -> BenchResult:
-        kept = [run for run in self._aggregated() if run.decode_tps is not None]
+        kept = [run for run in self.result.runs if run.counted(self.options.keep_cold)]
         values = [run.decode_tps for run in kept]
         result = self.result
+        if status == "complete":
+            status, result.reason = bench_verdict(result.runs)
         result.summary = summarize(values)
         result.regimes = detect_regimes(values, [run.index for run in kept])
         result.spec = self._spec(before, after)
@@ -243,6 +277,7 @@ class Bench:
                 regimes=result.regimes,
                 concurrency=result.concurrency,
                 status=status,
+                reason=result.reason,
             )
         return result
 

@@ -11,12 +11,13 @@ from servelab.cli import board as _board  # noqa: E402,F401
 from servelab.cli import check as _check  # noqa: E402,F401
 from servelab.cli import demo as _demo  # noqa: E402,F401
 from servelab.cli import engine as _engine  # noqa: E402,F401
+from servelab.cli import forget as _forget  # noqa: E402,F401
 from servelab.cli import imports as _imports  # noqa: E402,F401
 from servelab.cli import plan as _plan  # noqa: E402,F401
 from servelab.cli import recipes as _recipes  # noqa: E402,F401
 from servelab.cli import runs as _runs  # noqa: E402,F401
 from servelab.cli import tune as _tune  # noqa: E402,F401
-from servelab.cli.app import app
+from servelab.cli.app import app, people_to_stderr
 
 # Options whose value may be left out, and what a bare one means.
 BARE_VALUES = {"--json": "-", "--csv": "-", "--resume": "last"}
@@ -35,9 +36,19 @@ def _normalise_bare_options(argv: list[str]) -> list[str]:
     return out
 
 
+def _json_to_stdout(argv: list[str]) -> bool:
+    return any(
+        arg == "--json=-" or (arg == "--json" and argv[i + 1 : i + 2] == ["-"])
+        for i, arg in enumerate(argv)
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
-    app(args=_normalise_bare_options(sys.argv[1:]), prog_name="servelab")
+    argv = _normalise_bare_options(sys.argv[1:])
+    if _json_to_stdout(argv):
+        people_to_stderr()
+    app(args=argv, prog_name="servelab")
 
 
 __all__ = ["app", "main"]

@@ -74,9 +74,25 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+JSON_SCHEMA_VERSION = 1  # of every JSON document servelab writes; raise it on a breaking change
+
+
+def json_document(data: Any) -> dict[str, Any]:
+    """``data`` with ``schema_version`` first; a list becomes ``{"schema_version", "items"}``."""
+    if isinstance(data, dict):
+        return {"schema_version": JSON_SCHEMA_VERSION, **data}
+    return {"schema_version": JSON_SCHEMA_VERSION, "items": data}
+
+
+def people_to_stderr() -> None:
+    """With JSON on stdout, everything for people (tables, progress, notes) goes to stderr."""
+    console.file = sys.stderr
+
+
 def emit_json(data: Any, target: str | None) -> None:
-    """``--json -`` (or an empty value) prints to stdout; otherwise writes a file."""
-    text = json.dumps(data, indent=2, default=str)
+    """``--json -`` (or an empty value) prints to stdout; otherwise writes a file. Every
+    document carries ``schema_version``."""
+    text = json.dumps(json_document(data), indent=2, default=str)
     if target in (None, "", "-"):
         sys.stdout.write(text + "\n")
     else:

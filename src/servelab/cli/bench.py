@@ -250,6 +250,8 @@ def _show(result: BenchResult, keep_cold: bool, json_out: str | None) -> None:
         render_load(result.load, console)
     if json_out is not None:
         emit_json(result.contract(), json_out)
+    if result.status in ("invalid", "failed"):
+        raise RunFailed(f"bench {result.id} is {result.status}: {result.reason}")
     lost = sum(level.requests - level.ok for level in (result.load.levels if result.load else []))
     if lost:
         raise RunFailed(f"{lost} load requests failed; every level is stored (bench {result.id})")

@@ -18,6 +18,7 @@ from servelab.cli.app import (
 )
 from servelab.errors import BadInput
 from servelab.records import BenchResult
+from servelab.render.bench import render_bench
 from servelab.report.compare import find_bench
 from servelab.store import Store
 
@@ -33,6 +34,10 @@ RUN_FIELDS = (
     "duration_s",
     "chunks",
     "error",
+    "valid",
+    "invalid_reason",
+    "server_decode_tps",
+    "server_source",
 )
 
 
@@ -67,6 +72,11 @@ def runs_command(
         return
     if not rows:
         console.print(f"bench {bench.id}: no {'load levels' if levels else 'runs'} stored")
+        return
+    if not levels:
+        status = f"{bench.status}" + (f" ({bench.reason})" if bench.reason else "")
+        console.print(f"bench {bench.id}: {status}", highlight=False, soft_wrap=True)
+        render_bench(bench, False, console)
         return
     table = Table(*[key for key in rows[0] if key not in stamp and key != "version"])
     for row in rows:

@@ -167,12 +167,22 @@ class Engine(ABC):
         tokens = answer.get("tokens")
         return len(tokens) if isinstance(tokens, list) else None
 
+    def decode_from_response(self, final: dict[str, Any]) -> tuple[float, float] | None:
+        """(tokens decoded after the first, decode seconds) from a response's own record, where
+        the engine gives one: the server's own decode figure for one run."""
+        return None
+
     # --- metrics ---------------------------------------------------------------------------
     def load_counter_names(self) -> dict[str, str]:
         """Neutral name → exposition sample name of the counters a load level is checked
         against: ``generated_tokens`` and, when the engine has them, ``decode_seconds`` (Σ time
         spent decoding) or ``tpot_sum``/``tpot_count`` (a per-request time-per-token histogram)."""
         return {}
+
+    def decode_metric_names(self) -> dict[str, str] | None:
+        """``tokens`` (generated-tokens counter) and ``seconds`` (per-request decode-time
+        histogram) families in /metrics, for the server's decode figure; None: not exposed."""
+        return None
 
     def spec_counter_names(self) -> dict[str, str]:
         """Neutral counter → metric family name (prometheus parser strips ``_total``)."""

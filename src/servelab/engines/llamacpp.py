@@ -265,6 +265,15 @@ class LlamaCpp(Engine):
             return int(timings["draft_n"]), int(timings.get("draft_n_accepted", 0))
         return None
 
+    def decode_from_response(self, final: dict[str, Any]) -> tuple[float, float] | None:
+        """``timings``: predicted_n tokens in predicted_ms, timed from the first sampled token,
+        so predicted_n − 1 tokens fall inside the decode time."""
+        timings = final.get("timings") or {}
+        tokens, millis = timings.get("predicted_n"), timings.get("predicted_ms")
+        if not isinstance(tokens, int | float) or not isinstance(millis, int | float):
+            return None
+        return tokens - 1, millis / 1000
+
     # --- failures ------------------------------------------------------------------------------
     def diagnose(self, log: str) -> Diagnosis | None:
         common = common_diagnosis(log)

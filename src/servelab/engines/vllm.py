@@ -219,6 +219,14 @@ class VLLM(Engine):
         ]
         return args + self.server_flags(recipe, resolve_models=False)
 
+    def decode_metric_names(self) -> dict[str, str]:
+        """Δgeneration_tokens counts every generated token (the first included); the decode-time
+        histogram times first token → last token, one observation per finished request."""
+        return {
+            "tokens": "vllm:generation_tokens",
+            "seconds": "vllm:request_decode_time_seconds",
+        }
+
     def server_version(self, base_url: str) -> str | None:
         try:
             response = httpx.get(base_url + "/version", timeout=5.0)

@@ -7,35 +7,80 @@ from rich.console import Console
 from rich.table import Table
 
 from servelab import metrics
-from servelab.records import BenchResult, ConcurrencyLevel
+from servelab.bench import validity
+from servelab.records import BenchResult, ConcurrencyLevel, RunRecord
 
 
-def render_bench(result: BenchResult, keep_cold: bool, console: Console) -> None:
-    """The post's table (Run | t/s) plus the summary with its formulas."""
+def _note(run: RunRecord, keep_cold: bool) -> str:
+    note = []
+    if run.concurrency > 1:
+        note.append(f"concurrency {run.concurrency}")
+    if run.cold:
+        note.append("cold" + ("" if keep_cold else ", excluded"))
+    if not run.ok:
+        note.append(f"FAILED: {run.error}")
+    elif run.valid is False:
+        kind = (run.invalid_reason or "invalid").split(" ", 1)[0].rstrip(":")
+        note.append(f"INVALID ({kind}), excluded")
+    return "; ".join(note)
+
+
+def _number(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def runs_table(result: BenchResult, keep_cold: bool) -> Table:
+    """The post's table (Run | t/s) with the server's own figure beside servelab's."""
     table = Table(
         title=f"{result.provenance.stack} — {result.provenance.workload_id}, "
         f"{result.provenance.tokens} tokens"
     )
-    for column in ("Run", "t/s", "tokens", "TTFT s", "e2e t/s", "chunks", "note"):
+    columns = ("Run", "t/s", "server t/s", "tokens", "TTFT s", "e2e t/s", "chunks", "note")
+    for column in columns:
         table.add_column(column, justify="right" if column != "note" else "left")
     for run in result.runs:
-        note = []
-        if run.concurrency > 1:
-            note.append(f"concurrency {run.concurrency}")
-        if run.cold:
-            note.append("cold" + ("" if keep_cold else ", excluded"))
-        if not run.ok:
-            note.append(f"FAILED: {run.error}")
         table.add_row(
             str(run.index),
-            f"{run.decode_tps:.2f}" if run.decode_tps is not None else "—",
-            str(run.output_tokens) if run.output_tokens is not None else "—",
-            f"{run.ttft_s:.3f}" if run.ttft_s is not None else "—",
-            f"{run.e2e_tps:.2f}" if run.e2e_tps is not None else "—",
+            _number(run.decode_tps) if run.valid is not False else "invalid",
+            _number(run.server_decode_tps),
+            _number(run.output_tokens),
+            _number(run.ttft_s, 3),
+            _number(run.e2e_tps),
             str(run.chunks),
-            "; ".join(note),
+            _note(run, keep_cold),
         )
-    console.print(table)
+    return table
+
+
+def validity_lines(result: BenchResult, console: Console) -> None:
+    """The validity rule's text, and each invalid run's reason with the server's figure."""
+    console.print(
+        f"t/s: {metrics.DECODE_TPS.text}; server t/s: {metrics.SERVER_DECODE_TPS.text}; "
+        f"a run is invalid on a {validity.RULE}; when it disagrees with the server's own "
+        f"figure (valid: {validity.AGREEMENT_RULE}); or when it is above the roofline",
+        style="dim",
+        highlight=False,
+    )
+    for run in result.runs:
+        if run.valid is False and run.invalid_reason:
+            server = (
+                f"; the server's own figure (real speed): {run.server_decode_tps:.2f} t/s"
+                if run.server_decode_tps is not None
+                else ""
+            )
+            console.print(
+                f"run {run.index} invalid: {run.invalid_reason}{server}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def render_bench(result: BenchResult, keep_cold: bool, console: Console) -> None:
+    """The runs table plus the summary, each figure with its formula (servelab.metrics)."""
+    console.print(runs_table(result, keep_cold))
+    validity_lines(result, console)
     summary_line(result, console)
     spec_line(result, console)
     if result.regimes and result.regimes.bimodal:
@@ -53,7 +98,7 @@ def summary_line(result: BenchResult, console: Console) -> None:
     """The run set's statistics, each with its formula (servelab.metrics)."""
     s = result.summary
     if not (s and s.n):
-        console.print("no successful runs to summarise", style="red")
+        console.print("no valid runs to summarise", style="red")
         return
     line = f"{metrics.DECODE_TPS.text}: mean {s.mean:.2f}"
     if s.n > 1:

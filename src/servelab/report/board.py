@@ -23,8 +23,9 @@ from servelab.report.format import (
     number,
     percent,
 )
-from servelab.report.headline import headline
+from servelab.report.headline import Headline, headline
 from servelab.report.load_board import is_load_only, latest_loads, load_figures
+from servelab.report.ranking import tie_reason
 from servelab.store import Store
 
 FORMULA = (
@@ -59,6 +60,9 @@ class BoardRow(BaseModel):
     ranked: bool = Field(True, description="False for imports whose figure is not decode t/s.")
     saturation_tps: float | None = Field(None, description="Latest load bench: saturation t/s.")
     goodput_rps: float | None = Field(None, description="Latest load bench: best goodput.")
+    status: str = "complete"
+    reason: str | None = Field(None, description="Why the bench is invalid or failed.")
+    started_at: float | None = None
 
 
 def latest_benches(store: Store, *, reported: bool | None = None) -> list[BenchResult]:
@@ -72,57 +76,87 @@ def latest_benches(store: Store, *, reported: bool | None = None) -> list[BenchR
     return list(latest.values())
 
 
-def board_rows(store: Store) -> list[BoardRow]:
-    """Leaderboard rows, fastest first (rows without a value last)."""
-    rows = []
+def board_rows(store: Store, *, history: bool = False) -> list[BoardRow]:
+    """Leaderboard rows, fastest first (rows without a value last); ``history``: every bench
+    of any status, oldest first (a bench that is not complete shows no figure)."""
     loads = latest_loads(store.benches(status="complete", reported=False, with_runs=False))
-    for bench in latest_benches(store):
-        prov = bench.provenance
-        outcomes = {
-            stored.result.name: stored.result.passed
-            for stored in store.check_records(
-                prov.stack, prov.stack_version, reported=bench.reported
-            )
-        }
-        numbers = headline(bench)
-        origin = prov.imported
-        rows.append(
-            BoardRow(
-                stack=prov.stack,
-                version=prov.stack_version,
-                decode_tps=numbers.mean,
-                stdev=numbers.stdev,
-                acceptance_rate=bench.spec.acceptance_rate if bench.spec else None,
-                vision=outcomes.get("vision"),
-                tools=outcomes.get("tools"),
-                context=prov.served_context(),
-                engine=engine_text(bench),
-                gpu=gpu_text(bench),
-                n=numbers.n or None,
-                reported=bench.reported,
-                bench_id=bench.id,
-                label=prov.model
-                if bench.reported and not origin and prov.model != prov.stack
-                else None,
-                source=bench.source,
-                bimodal=bool(bench.regimes and bench.regimes.bimodal),
-                imported=_tool(origin),
-                figure=f"{origin.figure}; {origin.formula}" if origin else None,
-                ranked=origin is None or origin.comparable,
+    benches = store.benches(with_runs=False) if history else latest_benches(store)
+    rows = [_row(store, bench, loads) for bench in benches]
+    if not history:
+        rows.sort(
+            key=lambda row: (
+                not row.ranked,
+                row.decode_tps is None,
+                -(row.decode_tps or 0),
+                row.stack,
             )
         )
-        load = None if bench.reported else loads.get((prov.stack, prov.stack_version))
-        rows[-1].saturation_tps, rows[-1].goodput_rps = load_figures(load)
-    rows.sort(
-        key=lambda row: (not row.ranked, row.decode_tps is None, -(row.decode_tps or 0), row.stack)
-    )
     return rows
+
+
+def _row(store: Store, bench: BenchResult, loads: dict) -> BoardRow:
+    """One bench as a row: its headline only when complete."""
+    prov = bench.provenance
+    outcomes = {
+        stored.result.name: stored.result.passed
+        for stored in store.check_records(prov.stack, prov.stack_version, reported=bench.reported)
+    }
+    numbers = headline(bench) if bench.status == "complete" else Headline(None, None, 0)
+    origin = prov.imported
+    row = BoardRow(
+        stack=prov.stack,
+        version=prov.stack_version,
+        decode_tps=numbers.mean,
+        stdev=numbers.stdev,
+        acceptance_rate=bench.spec.acceptance_rate if bench.spec else None,
+        vision=outcomes.get("vision"),
+        tools=outcomes.get("tools"),
+        context=prov.served_context(),
+        engine=engine_text(bench),
+        gpu=gpu_text(bench),
+        n=numbers.n or None,
+        reported=bench.reported,
+        bench_id=bench.id,
+        label=prov.model if bench.reported and not origin and prov.model != prov.stack else None,
+        source=bench.source,
+        bimodal=bool(bench.regimes and bench.regimes.bimodal),
+        imported=_tool(origin),
+        figure=f"{origin.figure}; {origin.formula}" if origin else None,
+        ranked=origin is None or origin.comparable,
+        status=bench.status,
+        reason=bench.reason,
+        started_at=bench.started_at,
+    )
+    load = None if bench.reported else loads.get((prov.stack, prov.stack_version))
+    row.saturation_tps, row.goodput_rps = load_figures(load)
+    return row
 
 
 def _tool(origin: ImportedFrom | None) -> str | None:
     if origin is None:
         return None
     return f"{origin.tool} {origin.tool_version}" if origin.tool_version else origin.tool
+
+
+def tie_notes(rows: list[BoardRow]) -> list[str]:
+    """For each measured row and the next measured one below it: "tie" and why, when the
+    upper one cannot be called faster (report/ranking.py)."""
+    measured = [row for row in rows if not row.reported and row.decode_tps is not None]
+    notes = []
+    for upper, lower in zip(measured, measured[1:], strict=False):
+        reason = tie_reason(
+            _name(upper),
+            Headline(upper.decode_tps, upper.stdev, upper.n or 0),
+            _name(lower),
+            Headline(lower.decode_tps, lower.stdev, lower.n or 0),
+        )
+        if reason:
+            notes.append(f"tie: {_name(upper)} ~ {_name(lower)}: {reason}")
+    return notes
+
+
+def _name(row: BoardRow) -> str:
+    return f"{row.stack}@{row.version}"
 
 
 HEADERS = (

@@ -69,7 +69,14 @@ def parse_side(text: str) -> tuple[str, str | None]:
 
 
 def find_bench(store: Store, text: str) -> BenchResult:
-    """The latest complete bench of a stack (version): measured first, else reported."""
+    """A bench by id (complete only), else the latest complete bench of a stack (version):
+    measured first, else reported."""
+    by_id = store.bench_or_none(text)
+    if by_id is not None:
+        if by_id.status != "complete":
+            why = f": {by_id.reason}" if by_id.reason else ""
+            raise BadInput(f"bench {text} is {by_id.status}{why}; only valid evidence compares")
+        return by_id
     stack, version = parse_side(text)
     found = [
         bench

@@ -18,12 +18,8 @@ class Headline:
 
 
 def measured_values(bench: BenchResult) -> list[float]:
-    """Decode t/s of the single-stream runs that count: ok, not cold, with a value."""
-    return [
-        run.decode_tps
-        for run in bench.runs
-        if run.ok and not run.cold and run.concurrency == 1 and run.decode_tps is not None
-    ]
+    """Decode t/s of the single-stream runs that count: ok, valid, not cold, with a value."""
+    return [run.decode_tps for run in bench.runs if run.counted()]
 
 
 def headline(bench: BenchResult) -> Headline:

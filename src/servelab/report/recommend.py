@@ -13,7 +13,8 @@ from servelab.errors import RunFailed
 from servelab.records import BenchResult
 from servelab.report.board import latest_benches
 from servelab.report.format import context_text, engine_text, gpu_text
-from servelab.report.headline import headline, ranking_tps
+from servelab.report.headline import Headline, headline, ranking_tps
+from servelab.report.ranking import RULE, tie_reason
 from servelab.store import Store, StoredCheck
 
 
@@ -34,9 +35,11 @@ class Candidate(BaseModel):
 
 
 class Recommendation(BaseModel):
-    best: Candidate
+    best: Candidate | None  # None on a tie: no winner is called
     others: list[Candidate]
     rejected: dict[str, str]  # stack@version → why
+    tie: str | None = None  # why no winner is called (report/ranking.py)
+    rule: str = RULE
 
 
 def _gpu_matches(bench: BenchResult, gpu: str) -> bool:
@@ -113,7 +116,29 @@ def recommend(
         reasons = "; ".join(f"{name}: {why}" for name, why in sorted(rejected.items()))
         raise RunFailed(f"no measured stack meets ({wanted}): {reasons}")
     qualified.sort(key=lambda candidate: -candidate.ranked_by_tps)
+    tie = _tie(qualified)
+    if tie is not None:
+        return Recommendation(best=None, others=qualified, rejected=rejected, tie=tie)
     return Recommendation(best=qualified[0], others=qualified[1:], rejected=rejected)
+
+
+def _tie(ranked: list[Candidate]) -> str | None:
+    """Why the first candidate cannot be called the winner over the second (None: it can)."""
+
+    def numbers(candidate: Candidate) -> Headline:
+        return Headline(candidate.decode_tps, candidate.stdev, candidate.n)
+
+    def name(candidate: Candidate) -> str:
+        return f"{candidate.stack}@{candidate.version}"
+
+    first = ranked[0]
+    second = ranked[1] if len(ranked) > 1 else None
+    return tie_reason(
+        name(first),
+        numbers(first),
+        name(second) if second else None,
+        numbers(second) if second else None,
+    )
 
 
 def evidence_text(candidate: Candidate) -> str:

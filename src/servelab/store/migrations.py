@@ -150,12 +150,20 @@ def _v5_bench_owner(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE benches ADD COLUMN owner VARCHAR(200)"))
 
 
+def _v6_validity(conn: Connection) -> None:
+    """Per-run validity and its reason; a bench's one-line reason for invalid or failed."""
+    conn.execute(text("ALTER TABLE runs ADD COLUMN valid BOOLEAN"))
+    conn.execute(text("ALTER TABLE runs ADD COLUMN invalid_reason TEXT"))
+    conn.execute(text("ALTER TABLE benches ADD COLUMN reason TEXT"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_base,
     _v2_source_context_indexes,
     _v3_tunes,
     _v4_load,
     _v5_bench_owner,
+    _v6_validity,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

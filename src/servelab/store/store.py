@@ -106,10 +106,12 @@ class Store:
         concurrency: list[ConcurrencyLevel] | None = None,
         status: str = "complete",
         finished_at: float | None = None,
+        reason: str | None = None,
     ) -> None:
-        """Record what was derived from the runs and the final status."""
+        """Record what was derived from the runs and the final status (with its reason)."""
         values = {
             "status": status,
+            "reason": reason,
             "finished_at": finished_at if finished_at is not None else time.time(),
             "summary": _dump(summary),
             "spec": _dump(spec),
@@ -157,12 +159,27 @@ class Store:
 
     def bench(self, bench_id: str) -> BenchResult:
         """One bench by id."""
+        found = self.bench_or_none(bench_id)
+        if found is None:
+            raise BadInput(f"no bench {bench_id!r} in {redacted(self.url)}")
+        return found
+
+    def bench_or_none(self, bench_id: str) -> BenchResult | None:
+        """One bench by id, None when there is none."""
         with self._transaction() as conn:
             row = conn.execute(select(benches_t).where(benches_t.c.id == bench_id)).first()
             if row is None:
-                raise BadInput(f"no bench {bench_id!r} in {redacted(self.url)}")
+                return None
             runs = _runs_of(conn, [bench_id]).get(bench_id, [])
         return _bench_from_row(row, runs)
+
+    def forget_bench(self, bench_id: str) -> int:
+        """Remove a bench and its runs; return how many runs went with it."""
+        with self._transaction() as conn:
+            _require_bench(conn, bench_id)
+            gone = conn.execute(runs_t.delete().where(runs_t.c.bench_id == bench_id)).rowcount
+            conn.execute(benches_t.delete().where(benches_t.c.id == bench_id))
+        return gone
 
     # --- checks -----------------------------------------------------------------------------
 
@@ -276,6 +293,7 @@ def _insert_bench(conn: Connection, bench_id: str, result: BenchResult) -> None:
             source=result.source,
             context=provenance.served_context(),
             owner=owner_token() if result.status == "running" else None,
+            reason=result.reason,
         )
     )
     for run in result.runs:
@@ -292,6 +310,8 @@ def _insert_run(conn: Connection, bench_id: str, run: RunRecord) -> None:
             concurrency=run.concurrency,
             decode_tps=run.decode_tps,
             record=_dump(run),
+            valid=run.valid,
+            invalid_reason=run.invalid_reason,
         )
     )
 
@@ -315,6 +335,7 @@ def _bench_from_row(row: Row, runs: list[RunRecord]) -> BenchResult:
         started_at=row.started_at,
         finished_at=row.finished_at,
         status=row.status,
+        reason=row.reason,
         runs=runs,
         summary=Summary.model_validate(row.summary) if row.summary else None,
         spec=SpecStats.model_validate(row.spec) if row.spec else None,

@@ -44,6 +44,7 @@ benches = Table(
     Column("context", Integer),  # v2
     Column("load_result", JSON),  # v4: the load section (levels, SLOs, saturation)
     Column("owner", String(200)),  # v5: host|pid|start of the process writing it
+    Column("reason", Text),  # v6: why the bench is invalid or failed
 )
 
 # Every per-run sample, written as each run finishes.
@@ -58,6 +59,8 @@ runs = Table(
     Column("concurrency", Integer, nullable=False),
     Column("decode_tps", Double),
     Column("record", JSON, nullable=False),
+    Column("valid", Boolean),  # v6
+    Column("invalid_reason", Text),  # v6
 )
 
 # One `servelab check` invocation (or an import): its provenance.

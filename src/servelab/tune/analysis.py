@@ -43,14 +43,10 @@ OBJECTIVE_RULES = {
 
 
 def decode_values(bench: BenchResult | None) -> list[float]:
-    """The decode t/s values a bench's summary is made of (sequential, ok, warm)."""
+    """The decode t/s values a bench's summary is made of (sequential, ok, valid, warm)."""
     if bench is None:
         return []
-    return [
-        run.decode_tps
-        for run in bench.runs
-        if run.concurrency == 1 and run.ok and not run.cold and run.decode_tps is not None
-    ]
+    return [run.decode_tps for run in bench.runs if run.counted()]
 
 
 def _interval(baseline: list[float], candidate: list[float]) -> RatioInterval | None:

@@ -64,7 +64,7 @@ def test_context_and_gpu_filter(db):
         assert recommend(store, ["tools"], context=200_000).best.stack == "text-fast"
         with pytest.raises(RunFailed, match=r"vision-slow@1.0.0: context 128K < 200000"):
             recommend(store, ["vision"], context=200_000)
-        store.save_bench(_bench("on-cpu", [5000.0, 5001.0], gpu=None))  # no GPU: CPU
+        store.save_bench(_bench("on-cpu", [5000.0, 5001.0, 5002.0], gpu=None))  # no GPU: CPU
         assert recommend(store).best.stack == "on-cpu"
         assert recommend(store, gpu="h100").best.stack == "text-fast"
         assert recommend(store, gpu="cpu").best.stack == "on-cpu"

@@ -125,6 +125,7 @@ def test_a_bench_round_trips_every_field(store_url):
         concurrency=original.concurrency,
         status="complete",
         finished_at=original.finished_at,
+        reason=original.reason,
     )
     store.close()
 
@@ -274,6 +275,8 @@ def test_a_v1_database_is_upgraded_and_keeps_its_rows(store_url):
         [old] = store.benches()
         assert old.id == "old1" and old.source is None and old.runs[0].decode_tps == 9.5
         assert old.load is None  # v4: no load section before it
+        assert old.runs[0].valid is None and old.reason is None  # v5: not assessed, counted
+        assert old.runs[0].counted()
         store.import_reported(load_reported("post-leaderboard"))  # v2 columns work
         assert len(store.benches(reported=True)) == 6
     with Store(store_url) as store:  # reopening applies nothing twice

@@ -40,7 +40,6 @@ class BenchOptions:
     temperature: float = 0.0
     api_key: str | None = None
     load: Any = None  # a servelab.load.bench.LoadPlan: sustained levels after the runs
-    roofline_tps: float | None = None  # the plan's ceiling for the recipe's GPU, when known
 
 
 @dataclass
@@ -57,12 +56,14 @@ class Target:
     recipe_hash: str | None = None
     k: int | None = None
     gpu: list[dict[str, Any]] | None = None  # the GPUs the server occupies; None: unknown
+    roofline_tps: float | None = None  # the plan's decode ceiling on those GPUs, when known
 
 
 def target_for_recipe(recipe: Recipe, endpoint) -> Target:
     """The bench target for a recipe served at ``endpoint`` (a launch.Endpoint)."""
     spec = recipe.speculative
     engine = get_engine(recipe.engine.name)
+    gpus = engine.gpus_serving(recipe)
     return Target(
         url=endpoint.url,
         model=endpoint.model,
@@ -73,8 +74,23 @@ def target_for_recipe(recipe: Recipe, endpoint) -> Target:
         recipe=endpoint.recipe,
         recipe_hash=recipe.hash,
         k=spec.num_speculative_tokens if spec else None,
-        gpu=engine.gpus_serving(recipe),
+        gpu=gpus,
+        roofline_tps=roofline_for(recipe, gpus),
     )
+
+
+def roofline_for(recipe: Recipe, gpus: list[dict[str, Any]]) -> float | None:
+    """The plan's decode ceiling on the recipe's first GPU (every draft accepted, the most a
+    speculative stack can reach); None without a known GPU or model facts."""
+    if not gpus or not gpus[0].get("name"):
+        return None
+    from servelab.plan.build import build_plan
+
+    try:
+        plan = build_plan(recipe, gpu=str(gpus[0]["name"]), acceptance=1.0)
+    except Exception:  # no facts, no bandwidth: no ceiling, never a failed bench
+        return None
+    return plan.get("roofline_tps")
 
 
 def _gpus(target: Target) -> list[dict[str, Any]]:
@@ -168,7 +184,7 @@ class Bench:
         if run.ok and run.server_decode_tps is None:
             run.server_decode_tps = window_decode_tps(before, after, self._decode_names())
             run.server_source = "metrics" if run.server_decode_tps is not None else None
-        return assess(run, self.options.roofline_tps)
+        return assess(run, self.target.roofline_tps)
 
     def _keep(self, run: RunRecord) -> None:
         self.result.runs.append(run)

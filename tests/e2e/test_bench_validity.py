@@ -114,3 +114,21 @@ def test_vllm_metrics_window_gives_each_run_the_servers_figure(db):
     for run, true_tps in zip(data["runs"], truth, strict=True):
         assert run["server_source"] == "metrics" and run["valid"] is True
         assert run["server_decode_tps"] == pytest.approx(true_tps, rel=1e-6)
+
+
+def test_forget_asks_then_removes_a_bench_and_its_runs(db):
+    with FaultServer(mode="http500") as server:
+        done = bench(server, db, runs=2)
+    assert done.returncode == 1
+    data = json.loads(done.stdout)
+    assert data["status"] == "failed" and data["reason"].startswith("all 2 runs failed")
+    bench_id = data["id"]
+    kept = run_cli("forget", bench_id, "--db", db, input_text="n\n")
+    assert kept.returncode == 2 and "not removed" in kept.stderr
+    assert run_cli("runs", bench_id, "--db", db).returncode == 0
+    gone = run_cli("forget", bench_id, "--yes", "--db", db)
+    assert gone.returncode == 0 and f"removed bench {bench_id}" in gone.stdout
+    missing = run_cli("runs", bench_id, "--db", db)
+    assert missing.returncode == 2 and f"no bench '{bench_id}'" in missing.stderr
+    with Store(db) as store:
+        assert store.benches() == []

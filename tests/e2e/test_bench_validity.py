@@ -8,8 +8,9 @@ import statistics
 
 import pytest
 
+from servelab.bench import validity
 from servelab.store import Store
-from tests.conftest import run_cli
+from tests.conftest import requires_llama, run_cli
 from tests.fakes.fault_server import FaultServer
 
 
@@ -132,3 +133,25 @@ def test_forget_asks_then_removes_a_bench_and_its_runs(db):
     assert missing.returncode == 2 and f"no bench '{bench_id}'" in missing.stderr
     with Store(db) as store:
         assert store.benches() == []
+
+
+@requires_llama
+def test_real_llama_server_runs_store_the_servers_figure_and_agree(tmp_path, db):
+    done = run_cli(
+        "bench", "local-stories260k", "--runs", "4", "--tokens", "200",
+        "--json", "-", "--db", db,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    with Store(db) as store:
+        [stored] = store.benches()
+    for run in stored.runs:
+        assert run.ok and run.server_source == "response"
+        assert run.server_decode_tps is not None and run.decode_tps is not None
+        # agreement within the documented tolerance (10 %, or decode windows within 20 ms)
+        assert validity.disagreement_reason(run) is None, (run.decode_tps, run.server_decode_tps)
+        assert run.valid is True, run.invalid_reason
+    assert [run["server_decode_tps"] for run in data["runs"]] == [
+        run.server_decode_tps for run in stored.runs
+    ]
+    assert "server t/s" in done.stderr

@@ -10,11 +10,10 @@ import pytest
 
 from servelab.bench import validity
 from servelab.store import Store
-from tests.conftest import requires_llama, run_cli
 from tests.fakes.fault_server import FaultServer
 
 
-def bench(server: FaultServer, db: str, *extra: str, runs: int = 5, tokens: int = 100):
+def bench(run_cli, server: FaultServer, db: str, *extra: str, runs: int = 5, tokens: int = 100):
     return run_cli(
         "bench",
         "--endpoint",
@@ -38,9 +37,9 @@ def db(tmp_path):
     return str(tmp_path / "v.db")
 
 
-def test_a_buffering_proxy_gives_no_figure_anywhere(db):
+def test_a_buffering_proxy_gives_no_figure_anywhere(run_cli, db):
     with FaultServer(mode="buffered", rate=500.0, timings=True, metrics=None) as server:
-        done = bench(server, db, runs=3)
+        done = bench(run_cli, server, db, runs=3)
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("servelab: bench ") and " is invalid: no valid run of 3" in line
@@ -63,10 +62,10 @@ def test_a_buffering_proxy_gives_no_figure_anywhere(db):
     assert recommended.returncode == 1 and "no measured benches" in recommended.stderr
 
 
-def test_a_burst_in_run_2_of_5_leaves_the_other_runs(db):
+def test_a_burst_in_run_2_of_5_leaves_the_other_runs(run_cli, db):
     script = ["normal", "buffered"]
     with FaultServer(script=script, rate=200.0, timings=True, metrics=None) as server:
-        done = bench(server, db, "--keep-cold")
+        done = bench(run_cli, server, db, "--keep-cold")
         truth = [
             (served.tokens - 1) / (served.t_last - served.t_first)
             for served in server.requests
@@ -93,9 +92,9 @@ def test_a_burst_in_run_2_of_5_leaves_the_other_runs(db):
     [(2000.0, 1, 1000), (1500.0, 3, 900)],
     ids=["plain-2000-tps", "speculative-3-per-chunk"],
 )
-def test_fast_and_speculative_streams_stay_valid(db, rate, per_chunk, tokens):
+def test_fast_and_speculative_streams_stay_valid(run_cli, db, rate, per_chunk, tokens):
     with FaultServer(rate=rate, tokens_per_chunk=per_chunk, timings=True, metrics=None) as server:
-        done = bench(server, db, runs=3, tokens=tokens)
+        done = bench(run_cli, server, db, runs=3, tokens=tokens)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["status"] == "complete"
@@ -105,9 +104,9 @@ def test_fast_and_speculative_streams_stay_valid(db, rate, per_chunk, tokens):
     assert data["summary"]["n"] == 2
 
 
-def test_vllm_metrics_window_gives_each_run_the_servers_figure(db):
+def test_vllm_metrics_window_gives_each_run_the_servers_figure(run_cli, db):
     with FaultServer(rate=400.0, metrics="vllm") as server:
-        done = bench(server, db, runs=3, tokens=80)
+        done = bench(run_cli, server, db, runs=3, tokens=80)
         truth = [(s.tokens - 1) / (s.t_last - s.t_first) for s in server.requests]
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -117,9 +116,9 @@ def test_vllm_metrics_window_gives_each_run_the_servers_figure(db):
         assert run["server_decode_tps"] == pytest.approx(true_tps, rel=1e-6)
 
 
-def test_forget_asks_then_removes_a_bench_and_its_runs(db):
+def test_forget_asks_then_removes_a_bench_and_its_runs(run_cli, db):
     with FaultServer(mode="http500") as server:
-        done = bench(server, db, runs=2)
+        done = bench(run_cli, server, db, runs=2)
     assert done.returncode == 1
     data = json.loads(done.stdout)
     assert data["status"] == "failed" and data["reason"].startswith("all 2 runs failed")
@@ -135,8 +134,8 @@ def test_forget_asks_then_removes_a_bench_and_its_runs(db):
         assert store.benches() == []
 
 
-@requires_llama
-def test_real_llama_server_runs_store_the_servers_figure_and_agree(tmp_path, db):
+@pytest.mark.llama
+def test_real_llama_server_runs_store_the_servers_figure_and_agree(run_cli, tmp_path, db):
     done = run_cli(
         "bench", "local-stories260k", "--runs", "4", "--tokens", "200",
         "--json", "-", "--db", db,

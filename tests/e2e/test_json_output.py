@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from servelab.store import Store
-from tests.conftest import run_cli
 from tests.fakes.fault_server import FaultServer
 from tests.fakes.tune_engine import write_recipe
 from tests.store_samples import BASELINE_SERIES, POST_TABLE_1, full_bench
@@ -36,7 +35,7 @@ def db(tmp_path):
     return path
 
 
-def test_board_compare_and_recommend(db):
+def test_board_compare_and_recommend(run_cli, db):
     board = json_tool(run_cli("board", "--json", "-", "--db", db).stdout)
     assert [row["stack"] for row in board["rows"]] == ["fast", "slow"] and board["ties"] == []
     compared = json_tool(run_cli("compare", "slow", "fast", "--json", "-", "--db", db).stdout)
@@ -49,7 +48,7 @@ def test_board_compare_and_recommend(db):
     assert recommended["best"]["stack"] == "fast"
 
 
-def test_plan_and_check(tmp_path):
+def test_plan_and_check(run_cli, tmp_path):
     plan = json_tool(run_cli("plan", "local-stories260k", "--json", "-").stdout)
     assert "kv_bytes_per_token" in plan
     with FaultServer() as server:
@@ -61,7 +60,7 @@ def test_plan_and_check(tmp_path):
     assert done.stderr  # the people's report went to stderr
 
 
-def test_bench_stdout_is_only_json(tmp_path):
+def test_bench_stdout_is_only_json(run_cli, tmp_path):
     with FaultServer(rate=1000.0, timings=True, metrics=None) as server:
         done = run_cli(
             "bench", "--endpoint", server.url, "--model", "fake-model", "--runs", "2",
@@ -73,7 +72,7 @@ def test_bench_stdout_is_only_json(tmp_path):
 
 
 @pytest.mark.engine
-def test_tune(tmp_path):
+def test_tune(run_cli, tmp_path):
     recipe = write_recipe(tmp_path)
     done = run_cli(
         "tune", str(recipe), "--sweep", "speculative.num_speculative_tokens=2",

@@ -4,9 +4,11 @@ Normal: ``--benches`` benches of ``--runs`` runs straight to the server; every r
 valid (an invalid one is a false positive) and its figure should agree with the server's own.
 Injected: the same through benchmarks/bufferproxy.py, which writes every response in one piece;
 every run should be invalid (burst). Prints one line per bench and a summary.
+``--fake RATE[xPER_CHUNK]`` uses the test suite's fault server (tests/fakes) at that rate
+instead of the llama-server, e.g. ``--fake 2000`` or ``--fake 1500x3`` (speculative-like).
 
     SERVELAB_MODELS=<models> python benchmarks/validity_rate.py [--benches 10] [--runs 5]
-        [--tokens 200] [--recipe local-stories260k] [--json FILE]
+        [--tokens 200] [--recipe local-stories260k] [--fake RATE[xN]] [--json FILE]
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import platform
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from servelab.bench.runner import Bench, BenchOptions, target_for_recipe
+from servelab.bench.runner import Bench, BenchOptions, Target, target_for_recipe
 from servelab.launch import launch
 from servelab.recipe import load_recipe
 from servelab.workloads import get_workload
@@ -76,6 +80,22 @@ def campaign(name: str, target, options, workload, benches: int) -> dict:
     return totals
 
 
+@contextmanager
+def served(recipe, fake: str | None) -> Iterator:
+    """The bench target: the recipe's llama-server, or the test suite's fault server."""
+    if fake is None:
+        with launch(recipe) as endpoint:
+            yield target_for_recipe(recipe, endpoint)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.fakes.fault_server import FaultServer
+
+    rate, _, per_chunk = fake.partition("x")
+    server = FaultServer(rate=float(rate), tokens_per_chunk=int(per_chunk or 1), timings=True)
+    with server:
+        yield Target(server.url, "fake-model", None, None, "fake", "fake")
+
+
 def machine() -> dict:
     return {
         "nproc": os.cpu_count(),
@@ -91,6 +111,7 @@ def main() -> None:
     parser.add_argument("--benches", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--fake", default=None, help="fault server RATE[xPER_CHUNK] instead")
     parser.add_argument("--json", default=None, help="write the figures here")
     args = parser.parse_args()
     info = machine()
@@ -98,8 +119,7 @@ def main() -> None:
     recipe = load_recipe(args.recipe)
     options = BenchOptions(runs=args.runs, tokens=args.tokens, keep_cold=True)
     workload = get_workload(recipe.bench.prompt)
-    with launch(recipe) as endpoint:
-        target = target_for_recipe(recipe, endpoint)
+    with served(recipe, args.fake) as target:
         normal = campaign("normal", target, options, workload, args.benches)
         address = urlparse(target.url)
         with BufferingProxy(address.hostname, address.port) as proxy:

@@ -129,7 +129,7 @@ def test_forget_asks_then_removes_a_bench_and_its_runs(run_cli, db):
     gone = run_cli("forget", bench_id, "--yes", "--db", db)
     assert gone.returncode == 0 and f"removed bench {bench_id}" in gone.stdout
     missing = run_cli("runs", bench_id, "--db", db)
-    assert missing.returncode == 2 and f"no bench '{bench_id}'" in missing.stderr
+    assert missing.returncode == 2 and bench_id in missing.stderr
     with Store(db) as store:
         assert store.benches() == []
 

@@ -271,16 +271,16 @@ def test_a_v1_database_is_upgraded_and_keeps_its_rows(store_url):
     engine.dispose()
 
     with Store(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         [old] = store.benches()
         assert old.id == "old1" and old.source is None and old.runs[0].decode_tps == 9.5
         assert old.load is None  # v4: no load section before it
-        assert old.runs[0].valid is None and old.reason is None  # v5: not assessed, counted
+        assert old.runs[0].valid is None and old.reason is None  # v6: not assessed, counted
         assert old.runs[0].counted()
         store.import_reported(load_reported("post-leaderboard"))  # v2 columns work
         assert len(store.benches(reported=True)) == 6
     with Store(store_url) as store:  # reopening applies nothing twice
-        assert store.schema_version == 5
+        assert store.schema_version == 6
 
 
 def test_a_newer_schema_is_refused(tmp_path):

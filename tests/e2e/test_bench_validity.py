@@ -40,6 +40,7 @@ def db(tmp_path):
 def test_a_buffering_proxy_gives_no_figure_anywhere(run_cli, db):
     with FaultServer(mode="buffered", rate=500.0, timings=True, metrics=None) as server:
         done = bench(run_cli, server, db, runs=3)
+        truth = [(s.tokens - 1) / (s.t_last - s.t_first) for s in server.requests]
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()[-1:]
     assert line.startswith("servelab: bench ") and " is invalid: no valid run of 3" in line
@@ -47,9 +48,9 @@ def test_a_buffering_proxy_gives_no_figure_anywhere(run_cli, db):
     data = json.loads(done.stdout)  # stdout holds only the JSON document
     assert data["schema_version"] == 1 and data["status"] == "invalid"
     assert data["summary"]["n"] == 0
-    for run in data["runs"]:
+    for run, true_tps in zip(data["runs"], truth, strict=True):
         assert run["valid"] is False and run["invalid_reason"].startswith("burst")
-        assert run["server_decode_tps"] == pytest.approx(500.0, rel=0.05)  # the real speed
+        assert run["server_decode_tps"] == pytest.approx(true_tps, rel=1e-6)  # the real speed
     assert "the server's own figure (real speed)" in done.stderr
     bench_id = data["id"]
     board = json.loads(run_cli("board", "--json", "-", "--db", db).stdout)

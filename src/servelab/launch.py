@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,10 @@ from servelab.gpu import detect_gpus
 from servelab.loadwatch import NOTE_EVERY_S, loading_line
 from servelab.model_files import ModelNotFound
 from servelab.paths import state_dir
-from servelab.procgroup import group_alive, stop_group
+from servelab.ports import ensure_port_free, free_port, owners, url_host
+from servelab.procgroup import group_alive, group_members, start_time, stop_group
 from servelab.recipe import Recipe, load_recipe
+from servelab.registry import keepers_dir, launch_token, registry_dir
 
 Progress = Callable[[str], None]
 
@@ -50,23 +51,13 @@ class Endpoint:
     log_path: str
     recipe: dict[str, Any]
     max_model_len: int | None = None
+    launch: str | None = None
+    keeper_start: str | None = None
     started: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _registry() -> Path:
-    path = state_dir() / "running"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def log_path_for(name: str) -> Path:
@@ -78,18 +69,30 @@ def log_path_for(name: str) -> Path:
 class _Started:
     """An engine under a keeper process, not yet known to be ready."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path, grace: float):
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, grace: float, **where):
         log.write_text("")
-        # The keeper's stderr goes to the log: it must not hold the caller's terminal or pipes.
+        self.launch = uuid.uuid4().hex[:16]
+        spec = {
+            "record": str(keepers_dir() / f"{self.launch}.json"),
+            "launch": launch_token(self.launch, where["name"]),
+            "name": where["name"],
+            "url": where["url"],
+            "log": str(log),
+            "grace": grace,
+        }
+        # The keeper's stderr goes to the log: it must not hold the caller's terminal or pipes;
+        # its own session: a Ctrl-C meant for servelab reaches it only through the pipe.
         with log.open("ab") as keeper_err:
             self.keeper = subprocess.Popen(
-                [sys.executable, "-m", "servelab.supervisor", str(log), str(grace), "--", *argv],
+                [sys.executable, "-m", "servelab.supervisor", json.dumps(spec), "--", *argv],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=keeper_err,
                 env={**os.environ, **env},
                 text=True,
+                start_new_session=True,
             )
+        self.keeper_start = start_time(self.keeper.pid)
         assert self.keeper.stdout is not None
         first = self.keeper.stdout.readline().strip()
         if not first.startswith("pid "):
@@ -99,6 +102,12 @@ class _Started:
             )
         self.pid = int(first.split()[1])
         self.log = log
+
+    def owns_port(self, port: int) -> bool:
+        """Whether the listener on ``port`` is in the engine's process group (True where the
+        system cannot tell: there the port was checked free before the start)."""
+        held = owners(port, group_members(self.pid))
+        return held is None or bool(held)
 
     def engine_running(self) -> bool:
         return self.keeper.poll() is None and group_alive(self.pid)
@@ -123,19 +132,37 @@ class _Started:
         stop_group(self.pid, grace)
 
 
+def _api_key(recipe: Recipe) -> str | None:
+    """The key a keyed recipe's engine requires (from ``server.api_key_env``), else None."""
+    if not recipe.server.api_key_env:
+        return None
+    key = os.environ.get(recipe.server.api_key_env)
+    if not key:
+        raise BadInput(f"server.api_key_env: {recipe.server.api_key_env} is not set")
+    return key
+
+
 def _wait_ready(
-    started: _Started, base: str, timeout: float, engine, progress: Progress | None
+    started: _Started,
+    base: str,
+    timeout: float,
+    engine,
+    progress: Progress | None,
+    api_key: str | None = None,
 ) -> tuple[str, int | None]:
-    """Poll /health until 200, then /v1/models; returns (model id, max_model_len)."""
+    """Poll /health until 200 — from the engine servelab started, not whatever else answers on
+    the port — then /v1/models; returns (model id, max_model_len)."""
     begun = last_note = time.monotonic()
     deadline = begun + timeout
-    with httpx.Client(timeout=5.0) as client:
+    port = httpx.URL(base).port or 80
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    with httpx.Client(timeout=5.0, headers=headers) as client:
         while time.monotonic() < deadline:
             if not started.engine_running():
                 raise _exited(started, engine)
             try:
                 health = client.get(base + engine.health_path)
-                if health.status_code == 200:
+                if health.status_code == 200 and started.owns_port(port):
                     models = client.get(base + "/v1/models")
                     if models.status_code == 200:
                         data = models.json().get("data") or []
@@ -224,19 +251,18 @@ def start(
         raise EngineFailed(str(exc), Diagnosis(MODEL_NOT_FOUND, str(exc))) from None
     argv = [str(binary), *plan.argv[1:]]
     env = plan.env
-    if recipe.server.api_key_env:
-        key = os.environ.get(recipe.server.api_key_env)
-        if not key:
-            raise BadInput(f"server.api_key_env: {recipe.server.api_key_env} is not set")
+    key = _api_key(recipe)
+    if key:
         env[engine.api_key_env()] = key
+    ensure_port_free(host, port)
     log = log_path_for(name)
-    started = _Started(argv, env, log, grace)
+    base = f"http://{url_host(host)}:{port}"
+    started = _Started(argv, env, log, grace, name=name, url=base)
     try:
         if progress:
             progress(f"started {engine.name} (pid {started.pid}); log: {log}")
-        base = f"http://{host}:{port}"
         model, max_len = _wait_ready(
-            started, base, timeout or engine.default_ready_timeout, engine, progress
+            started, base, timeout or engine.default_ready_timeout, engine, progress, key
         )
         version = engine.server_version(base)
         if version is None and binary is not None:
@@ -255,6 +281,8 @@ def start(
         log_path=str(log),
         recipe=recipe.canonical(),
         max_model_len=max_len or recipe.context.max_model_len,
+        launch=started.launch,
+        keeper_start=started.keeper_start,
     )
     return endpoint, started
 
@@ -333,50 +361,16 @@ def up(
 ) -> Endpoint:
     """Start an engine that outlives this process; registered for `down` and `status`."""
     name = kwargs.get("name") or recipe.name
-    existing = _registry() / f"{name}.json"
+    existing = registry_dir() / f"{name}.json"
     if existing.exists():
         record = json.loads(existing.read_text())
         if group_alive(record["pid"]):
             raise BadInput(f"{name} is already running at {record['url']}; `servelab down {name}`")
         existing.unlink()
     endpoint, started = start_fitting(recipe, fit_context=fit_context, progress=progress, **kwargs)
-    (_registry() / f"{endpoint.name}.json").write_text(json.dumps(endpoint.to_json(), indent=2))
+    (registry_dir() / f"{endpoint.name}.json").write_text(json.dumps(endpoint.to_json(), indent=2))
     started.detach()
     return endpoint
-
-
-def running() -> list[dict[str, Any]]:
-    """Registered engines with their liveness."""
-    out = []
-    for path in sorted(_registry().glob("*.json")):
-        record = json.loads(path.read_text())
-        alive = group_alive(record["pid"])
-        ready = False
-        if alive:
-            try:
-                path = get_engine(record["engine"]).health_path
-                ready = httpx.get(record["url"] + path, timeout=2.0).status_code == 200
-            except httpx.HTTPError:
-                ready = False
-        out.append({**record, "alive": alive, "ready": ready})
-    return out
-
-
-def down(name: str | None = None, grace: float = 10.0) -> list[str]:
-    """Stop one registered engine (or all with name None); returns the names stopped."""
-    stopped = []
-    for path in sorted(_registry().glob("*.json")):
-        record = json.loads(path.read_text())
-        if name is not None and record["name"] != name:
-            continue
-        with suppress(ProcessLookupError):
-            os.kill(record["keeper_pid"], signal.SIGTERM)
-        stop_group(record["pid"], grace)
-        path.unlink(missing_ok=True)
-        stopped.append(record["name"])
-    if name is not None and not stopped:
-        raise BadInput(f"{name}: no such running engine (see `servelab status`)")
-    return stopped
 
 
 @contextmanager

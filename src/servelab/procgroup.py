@@ -7,6 +7,8 @@ import signal
 import time
 
 GRACE_DEFAULT = 10.0
+# In every engine servelab starts: "STATE_DIR|LAUNCH_ID|NAME" (how `status` finds a stale one).
+LAUNCH_ENV = "SERVELAB_LAUNCH"
 
 
 def group_alive(pgid: int) -> bool:

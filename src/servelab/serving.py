@@ -12,8 +12,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from servelab.launch import Endpoint, launch, running
+from servelab.launch import Endpoint, launch
 from servelab.recipe import Recipe
+from servelab.registry import running
 
 
 def running_endpoint(name: str) -> Endpoint | None:

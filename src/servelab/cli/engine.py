@@ -13,8 +13,9 @@ from servelab.cli.app import JSON_HELP, app, console, emit_json, err_console, gu
 from servelab.cli.notes import Notes
 from servelab.engines import diagnose_any, get_engine
 from servelab.errors import BadInput
-from servelab.launch import down, log_path_for, running, up
+from servelab.launch import log_path_for, up
 from servelab.recipe import NAME_PATTERN, load_recipe
+from servelab.registry import down, running
 
 
 @app.command("up")
@@ -70,6 +71,7 @@ def status_command(json_out: str = typer.Option(None, "--json", help=JSON_HELP))
             "endpoint": r["url"],
             "ready": r["ready"],
             "alive": r["alive"],
+            "stale": r["stale"],
             "engine": r["engine"],
             "model": r["model"],
         }
@@ -86,7 +88,11 @@ def status_command(json_out: str = typer.Option(None, "--json", help=JSON_HELP))
         table.add_column(column)
     for row in rows:
         state = "ready" if row["ready"] else ("starting/unhealthy" if row["alive"] else "dead")
-        table.add_row(row["name"], str(row["pid"]), row["endpoint"], state, row["engine"])
+        if row["stale"]:
+            state = "stale: left by a killed launch; `servelab down` stops it"
+        table.add_row(
+            row["name"], str(row["pid"]), row["endpoint"] or "?", state, row["engine"] or "?"
+        )
     console.print(table)
 
 

@@ -203,7 +203,7 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-INSTANTS = [round(0.1 * step, 1) for step in range(1, 21)] + [3.0]
+INSTANTS = [round(0.1 * step, 1) for step in range(1, 21)] + [4.0, 8.0]  # and after ready
 
 
 def _kill_up_at(instant: float, how: signal.Signals, root: Path) -> dict:
@@ -254,4 +254,7 @@ def test_killing_up_at_any_instant_leaves_no_unknown_engine(tmp_path):
         results = list(pool.map(lambda trial: _kill_up_at(*trial, tmp_path), trials))
     bad = [r for r in results if r["unlisted"] or r["after_down"]]
     assert not bad, bad
+    listed = sum(1 for r in results if r["survivors"])
+    print(f"{len(results)} trials: {len(results) - listed} left no engine; {listed} left one that")
+    print("status listed and down stopped")
     assert len(results) == 2 * len(INSTANTS)

@@ -37,7 +37,8 @@ def _pids_with(marker: str) -> list[int]:
             environ = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        mine = b"llama-server" in cmdline and marker.encode() in cmdline + environ
+        keeper = b"servelab.supervisor" in cmdline  # its argv holds the engine's
+        mine = b"llama-server" in cmdline and marker.encode() in cmdline + environ and not keeper
         if mine and pid_alive(int(entry)):
             found.append(int(entry))
     return found

@@ -72,15 +72,15 @@ def _pct(a: float, b: float) -> float:
 def compare(work: str) -> None:
     root = Path(work)
     rows = []
-    for run in sorted(root.glob("load-*-before.txt")):
-        name = run.name.removesuffix("-before.txt").removeprefix("load-")
+    for run in sorted(root.glob("metrics-load-*-before.txt")):
+        name = run.name.removesuffix("-before.txt").removeprefix("metrics-load-")
         tool, _ = name.split("-", 1)
         result = root / f"load-{name}.json"
         if not result.is_file():
             print(f"{name}: no result file")
             continue
         row = servelab_row(result) if tool == "servelab" else vllm_row(result)
-        delta = generated(root / f"load-{name}-after.txt") - generated(run)
+        delta = generated(root / f"metrics-load-{name}-after.txt") - generated(run)
         row.update(name=name, tool=tool, counter_tokens=delta)
         row["counter_tps"] = delta / row["duration_s"]
         row["vs_counter_pct"] = _pct(row["output_tps"], row["counter_tps"])

@@ -19,7 +19,7 @@
 #   benchmarks/gpu/run_vllm.sh tp              # issue 10: 1B stand-in at tensor 2, then tensor 1
 #   benchmarks/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
 #   benchmarks/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
-#   benchmarks/gpu/run_vllm.sh load [RATE] [N] # issue 16: servelab's load client vs `vllm bench
+#   ROUNDS=R benchmarks/gpu/run_vllm.sh load [RATE] [N] # issue 16: servelab's load client vs `vllm bench
 #                                         # serve`, A B A B on the 1B stand-in, same dataset and
 #                                         # rate, /metrics around each (benchmarks/gpu/load_ab.py) on the 0.20.2 bundle (setup)
 #
@@ -129,7 +129,7 @@ load_ab() { # load_ab RATE N: A (servelab) B (vllm bench serve) A B on one serve
     url=$(url_of "$name")
     model=$(python3 -c "import httpx; print(httpx.get('$url/v1/models').json()['data'][0]['id'])")
     python3 benchmarks/gpu/load_ab.py dataset "$data" "$n"
-    for round in 1 2; do
+    for round in $(seq 1 "${ROUNDS:-2}"); do
         snap "$url" "load-servelab-$round-before"
         sl bench --endpoint "$url" --model "$model" --request-rate "$rate" --num-prompts "$n" \
             --dataset "$data" --output-len 256 --warmup 0 --seed "$round" \
@@ -158,6 +158,10 @@ setup)
     python3 -m pip install -q --no-index --find-links "$stage/slw" \
         $(python3 -c "import tomllib; print(' '.join(repr(d) for d in tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" | tr -d "'") \
         2>&1 | tail -3
+    # The host's own packages can sit outside the pins (rich 15, say), which fails that resolve:
+    # then install the staged wheels alone (setuptools excepted: the host's stays).
+    python3 -c "import platformdirs, sqlalchemy, hdrh" 2>/dev/null || python3 -m pip install -q \
+        --no-index --no-deps $(ls "$stage"/slw/*.whl | grep -v setuptools)
     python3 benchmarks/gpu/make_gpu_standins.py "$stage/models/stories260k/hf" /tmp/models
     if [ -n "${3:-}" ]; then  # vLLM 0.22 beside 0.20.2, and the Gemma 4 stand-ins
         stage22=$3

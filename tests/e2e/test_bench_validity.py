@@ -138,7 +138,7 @@ def test_forget_asks_then_removes_a_bench_and_its_runs(run_cli, db):
 @pytest.mark.llama
 def test_real_llama_server_runs_store_the_servers_figure_and_agree(run_cli, tmp_path, db):
     done = run_cli(
-        "bench", "local-stories260k", "--runs", "4", "--tokens", "200",
+        "bench", "local-stories260k", "--runs", "4", "--tokens", "400",
         "--json", "-", "--db", db,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -148,7 +148,7 @@ def test_real_llama_server_runs_store_the_servers_figure_and_agree(run_cli, tmp_
     for run in stored.runs:
         assert run.ok and run.server_source == "response"
         assert run.server_decode_tps is not None and run.decode_tps is not None
-        # agreement within the documented tolerance (10 %, or decode windows within 20 ms)
+        # agreement within the documented tolerance (25 %, or decode windows within 20 ms)
         assert validity.disagreement_reason(run) is None, (run.decode_tps, run.server_decode_tps)
         assert run.valid is True, run.invalid_reason
     assert [run["server_decode_tps"] for run in data["runs"]] == [

@@ -32,7 +32,7 @@ HELD_MIN = 4
 HELD_SHARE = 0.25
 CLUMP = 8.0
 WINDOW_SHARE = 0.10
-AGREEMENT_TOLERANCE = 0.10
+AGREEMENT_TOLERANCE = 0.25  # CPU contention moved a real llama-server run by 12.6 % (RESULTS.md)
 AGREEMENT_SLACK_S = 0.020
 
 RULE = (

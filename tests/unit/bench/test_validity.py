@@ -66,6 +66,7 @@ def test_the_server_figure_decides_a_disagreement():
     far = run(decode_tps=6000.0, server_decode_tps=2000.0)
     reason = validity.disagreement_reason(far)
     assert "6000.00 t/s here, 2000.00 t/s by the server's own record (+200.0%" in reason
+    assert reason.endswith("tolerance 25%)")
     # Short runs: windows within the slack agree whatever the ratio.
     short = run(output_tokens=8, decode_tps=2600.0, server_decode_tps=2000.0)
     assert validity.disagreement_reason(short) is None

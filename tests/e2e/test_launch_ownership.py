@@ -44,6 +44,11 @@ def _pids_with(marker: str) -> list[int]:
     return found
 
 
+def _status_rows(stdout: str) -> list[dict]:
+    """The rows of `status --json` (a document: schema_version and items)."""
+    return json.loads(stdout)["items"] if stdout.strip() else []
+
+
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -82,7 +87,7 @@ def test_up_on_a_taken_port_exits_3_and_starts_nothing(squatter, run_cli):
     assert "tests.fakes.squatter" in lines[0] and "nothing was started" in lines[0]
     assert "ready" not in result.stdout
     assert _pids_with(f"--port\0{port}") == []
-    assert json.loads(run_cli("status", "--json").stdout) == []
+    assert _status_rows(run_cli("status", "--json").stdout) == []
 
 
 @pytest.mark.llama
@@ -138,12 +143,12 @@ def test_a_stale_engine_is_reported_by_status_and_stopped_by_down(tmp_path, serv
     proc.kill()
     proc.wait(timeout=10)
     assert pid_alive(engine) and pid_alive(child)
-    rows = json.loads(run_cli("status", "--json").stdout)
+    rows = _status_rows(run_cli("status", "--json").stdout)
     assert [(row["name"], row["pid"], row["stale"]) for row in rows] == [("slow", engine, True)]
     down = run_cli("down")
     assert down.returncode == 0 and "slow (stale)" in down.stdout
     assert _wait_gone([engine, child], 20) == []
-    assert json.loads(run_cli("status", "--json").stdout) == []
+    assert _status_rows(run_cli("status", "--json").stdout) == []
 
 
 def test_an_engine_whose_keeper_died_unrecorded_is_found_by_its_token(
@@ -161,7 +166,7 @@ def test_an_engine_whose_keeper_died_unrecorded_is_found_by_its_token(
     proc.kill()
     proc.wait(timeout=10)
     record.unlink()
-    rows = json.loads(run_cli("status", "--json").stdout)
+    rows = _status_rows(run_cli("status", "--json").stdout)
     assert [(row["name"], row["pid"], row["stale"]) for row in rows] == [("slow", engine, True)]
     assert run_cli("down", "slow").returncode == 0
     assert _wait_gone([engine, child], 20) == []
@@ -230,7 +235,7 @@ def _kill_up_at(instant: float, how: signal.Signals, root: Path) -> dict:
         if not survivors:
             break
         status = _cli("status", "--json", env=status_env)
-        listed = {row["pid"] for row in json.loads(status.stdout or "[]")}
+        listed = {row["pid"] for row in _status_rows(status.stdout)}
         if set(survivors) <= listed:
             break
     if survivors:

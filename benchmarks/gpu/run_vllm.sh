@@ -47,7 +47,8 @@ PY
 
 url_of() { # url_of NAME: the endpoint of an engine servelab started
     python3 -m servelab status --json | python3 -c \
-        "import json,sys; print(next(r['endpoint'] for r in json.load(sys.stdin) if r['name']=='$1'))"
+        "import json,sys; d=json.load(sys.stdin); d=d.get('items', d) if isinstance(d, dict) else d; \
+print(next(r['endpoint'] for r in d if r['name']=='$1'))"
 }
 
 serve_bench() { # serve_bench NAME URL MODEL: vllm's own client, same length, greedy

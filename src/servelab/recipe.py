@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from servelab import safe_yaml
 from servelab.errors import BadInput
@@ -29,7 +30,6 @@ from servelab.recipe_values import (
     Text,
 )
 
-EngineName = Literal["vllm", "llamacpp"]
 # A stack name: also a file name under the state dir (logs, registry), so never a path.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
@@ -52,7 +52,7 @@ class ModelRef(_Strict):
         None, description="Hub repo to download from when the local path is absent."
     )
     hub_file: PathText | None = Field(None, description="File inside hub_repo (GGUF engines).")
-    served_name: Text | None = Field(None, description="Name the server exposes in /v1/models.")
+    served_name: Text | None = Field(None, description="Model id the server lists and answers to.")
 
     @field_validator("id")
     @classmethod
@@ -65,12 +65,28 @@ class ModelRef(_Strict):
 class EngineSpec(_Strict):
     """Which engine serves the stack."""
 
-    name: EngineName = Field(description="Engine: vllm or llamacpp.")
+    name: str = Field(description="Engine: a registered adapter (vllm, llamacpp, …).")
     version: Text | None = Field(None, description="Engine release the stack was tuned on.")
     image: Text | None = Field(None, description="Container image (docker/compose/k8s forms).")
     binary: PathText | None = Field(
         None, description="Path of the engine executable, if not found."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from servelab.engines import engine_names
+
+        names = engine_names()
+        if value not in names:
+            quoted = [repr(name) for name in names]
+            expected = (
+                ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+            )
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": expected}
+            )
+        return value
 
     @field_validator("version", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from servelab.engines import engine_names
 from servelab.errors import BadInput
 from servelab.recipe import list_recipes, load_recipe, recipe_from_text
 
@@ -26,7 +27,10 @@ BAD_CASES = {
     ),
     "unknown-engine": (
         GOOD.replace("llamacpp", "tgi"),
-        "engine.name: input should be 'vllm' or 'llamacpp'",
+        "engine.name: input should be "
+        + " or ".join(
+            [", ".join(repr(name) for name in engine_names()[:-1]), repr(engine_names()[-1])]
+        ),
     ),
     "negative-k": (
         GOOD + "speculative: {method: draft_model, num_speculative_tokens: -1}\n",

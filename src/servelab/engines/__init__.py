@@ -1,34 +1,59 @@
-"""Engine adapters: the only place that knows an engine's flags, metrics and log texts."""
+"""Engine adapters: the only place that knows an engine's flags, metrics and log texts.
+
+Adapters register themselves: each module in this folder decorates its class with
+``@register``, and the first lookup imports every module here. A new engine is one new file.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from servelab.engines.base import Diagnosis, Engine
 from servelab.errors import BadInput
 
+_REGISTRY: dict[str, type[Engine]] = {}
+_discovered = False
+
+
+def register(cls: type[Engine]) -> type[Engine]:
+    """Class decorator: make an adapter known by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _discover() -> None:
+    """Import every module of this package once, so their adapters register."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+def engine_names() -> list[str]:
+    """Registered engine names, in the adapters' listing order."""
+    _discover()
+    return sorted(_REGISTRY, key=lambda name: (_REGISTRY[name].rank, name))
+
 
 def get_engine(name: str) -> Engine:
-    """The adapter for an engine name (vllm, llamacpp)."""
-    if name == "vllm":
-        from servelab.engines.vllm import VLLM
-
-        return VLLM()
-    if name == "llamacpp":
-        from servelab.engines.llamacpp import LlamaCpp
-
-        return LlamaCpp()
-    raise BadInput(f"engine.name: unknown engine {name!r} (expected vllm or llamacpp)")
+    """The adapter for an engine name (see ``engine_names()``)."""
+    _discover()
+    if name not in _REGISTRY:
+        known = " or ".join(engine_names())
+        raise BadInput(f"engine.name: unknown engine {name!r} (expected {known})")
+    return _REGISTRY[name]()
 
 
 def all_engines() -> list[Engine]:
-    return [get_engine("vllm"), get_engine("llamacpp")]
+    return [get_engine(name) for name in engine_names()]
 
 
 def _likely_first(log: str) -> list[Engine]:
-    vllm, llamacpp = all_engines()
-    llama_marks = ("llama_model_load", "llama-server", "llama_server", "gguf_init", "srv  ")
-    if any(mark in log for mark in llama_marks) and "vllm" not in log.lower():
-        return [llamacpp, vllm]
-    return [vllm, llamacpp]
+    engines = all_engines()
+    return sorted(engines, key=lambda engine: not engine.wrote_log(log))
 
 
 def diagnose_any(log: str) -> Diagnosis | None:
@@ -40,21 +65,28 @@ def diagnose_any(log: str) -> Diagnosis | None:
     return None
 
 
-__all__ = ["Diagnosis", "Engine", "all_engines", "detect_engine", "diagnose_any", "get_engine"]
-
-
-def detect_engine(base_url: str, timeout: float = 5.0) -> tuple[Engine | None, str | None]:
+def detect_engine(
+    base_url: str, headers: dict[str, str] | None = None
+) -> tuple[Engine | None, str | None]:
     """Which engine serves an endpoint, and its version (None, None when it does not say)."""
-    for engine in all_engines():
-        version = engine.server_version(base_url)
+    engines = all_engines()
+    for engine in engines:
+        version = engine.server_version(base_url, headers)
         if version is not None:
             return engine, version
-    import httpx
-
-    try:
-        props = httpx.get(base_url + "/props", timeout=timeout)
-        if props.status_code == 200 and "build_info" in props.text:
-            return get_engine("llamacpp"), None
-    except httpx.HTTPError:
-        pass
+    for engine in engines:
+        if engine.recognizes(base_url, headers):
+            return engine, None
     return None, None
+
+
+__all__ = [
+    "Diagnosis",
+    "Engine",
+    "all_engines",
+    "detect_engine",
+    "diagnose_any",
+    "engine_names",
+    "get_engine",
+    "register",
+]

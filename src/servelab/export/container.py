@@ -1,8 +1,8 @@
 """The engine's container form, read from its adapter, as neutral data for manifests.
 
-The engine adapter owns every flag: its ``docker_argv`` says the image, the arguments after
-the image's entrypoint, the port inside the container, the environment it passes through and
-the folders it mounts. This module only reads that command back into fields.
+The engine adapter owns every flag: its ``container()`` says, as data, the image, the arguments
+after the image's entrypoint, the port inside the container, the environment it passes through
+and the folders it mounts. This module adds what a cluster needs (names, model mounts).
 """
 
 from __future__ import annotations
@@ -14,29 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from servelab.engines import get_engine
-from servelab.engines.base import Engine
+from servelab.engines.base import Engine, Volume
 from servelab.errors import BadInput
 from servelab.recipe import ModelRef, Recipe
 
 MODELS_MOUNT = "/models"  # where local (non-hub) model files live inside a container
-_HOST_PORT = 8000  # a placeholder: only the container side of -p is read
-_VALUE_FLAGS = {
-    "-p",
-    "--publish",
-    "-v",
-    "--volume",
-    "-e",
-    "--env",
-    "--gpus",
-    "--name",
-    "--shm-size",
-    "--user",
-    "-u",
-    "--network",
-    "--entrypoint",
-    "-w",
-    "--workdir",
-}
 
 
 @dataclass
@@ -123,28 +105,6 @@ def no_local_models() -> Iterator[None]:
             os.environ["SERVELAB_MODELS"] = saved
 
 
-def _split_docker(argv: list[str]) -> tuple[dict[str, list[str]], str, list[str]]:
-    """(flag → values, image, arguments after the image) of a `docker run` command."""
-    if argv[:2] != ["docker", "run"]:
-        raise BadInput(f"the engine's container form is not a `docker run` command: {argv[:3]}")
-    flags: dict[str, list[str]] = {}
-    index = 2
-    while index < len(argv) and argv[index].startswith("-"):
-        flag = argv[index]
-        if "=" in flag:
-            key, value = flag.split("=", 1)
-            flags.setdefault(key, []).append(value)
-        elif flag in _VALUE_FLAGS:
-            flags.setdefault(flag, []).append(argv[index + 1])
-            index += 1
-        else:
-            flags.setdefault(flag, []).append("")
-        index += 1
-    if index >= len(argv):
-        raise BadInput("the engine's container form names no image")
-    return flags, argv[index], argv[index + 1 :]
-
-
 def _mount_name(path: str, taken: set[str]) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", path.rstrip("/").rsplit("/", 1)[-1].lower()).strip("-")
     name = base or "data"
@@ -154,12 +114,12 @@ def _mount_name(path: str, taken: set[str]) -> str:
     return name
 
 
-def _mounts(specs: list[str], local_models: bool) -> list[Mount]:
+def _mounts(volumes: list[Volume], local_models: bool) -> list[Mount]:
     mounts: list[Mount] = []
     taken: set[str] = set()
-    for spec in specs:
-        host, path, *mode = spec.split(":")
-        mounts.append(Mount(_mount_name(path, taken), path, host, "ro" in mode))
+    for volume in volumes:
+        name = _mount_name(volume.path, taken)
+        mounts.append(Mount(name, volume.path, volume.host, volume.read_only))
     if local_models and not any(mount.path == MODELS_MOUNT for mount in mounts):
         mounts.append(
             Mount(_mount_name(MODELS_MOUNT, taken), MODELS_MOUNT, "${SERVELAB_MODELS}", True)
@@ -175,41 +135,29 @@ def container_spec(recipe: Recipe, *, executor: str | None = None) -> ContainerS
         inner = inner.with_value("parallel.executor", executor)
     with no_local_models():
         try:
-            docker = engine.docker_argv(inner, port=_HOST_PORT)
+            form = engine.container(inner)
         except NotImplementedError as exc:
             raise BadInput(f"{recipe.name}: {exc}") from None
-        flags, image, args = _split_docker(docker)
-        ports = flags.get("-p", []) + flags.get("--publish", [])
-        if not ports:
-            raise BadInput(f"{recipe.name}: the engine's container form publishes no port")
-        port = int(ports[0].rsplit(":", 1)[-1])
-        argv = engine.argv(inner, host="0.0.0.0", port=port, resolve_models=False)
-    env: dict[str, str] = {}
-    passthrough: list[str] = []
-    for item in flags.get("-e", []) + flags.get("--env", []):
-        if "=" in item:
-            key, value = item.split("=", 1)
-            env[key] = value
-        else:
-            passthrough.append(item)
-    gpus = recipe.parallel.gpus if "--gpus" in flags else 0
+        argv = engine.argv(inner, host="0.0.0.0", port=form.port, resolve_models=False)
+    env = dict(form.env)
+    gpus = recipe.parallel.gpus if form.gpus else 0
     if gpus > 1:
         env.setdefault("NCCL_NVLS_ENABLE", "0")  # NVLink multicast stays off on shared hosts
-    mounts = _mounts(flags.get("-v", []) + flags.get("--volume", []), uses_local_models(recipe))
+    mounts = _mounts(form.volumes, uses_local_models(recipe))
     return ContainerSpec(
         app=app_name(recipe),
-        image=image,
-        args=args,
+        image=form.image,
+        args=form.args,
         argv=argv,
-        port=port,
+        port=form.port,
         api_key_env=engine.api_key_env(),
         env=env,
         mounts=mounts,
         gpus=gpus,
-        shared_memory=gpus > 1 or flags.get("--ipc") == ["host"],
+        shared_memory=gpus > 1 or form.ipc_host,
         runs_as_root=any(mount.path.startswith("/root/") for mount in mounts),
         health_path=engine.health_path,
         ready_timeout_s=engine.default_ready_timeout,
         served_model=engine.served_model_name(recipe),
-        passthrough_env=[name for name in passthrough if name != engine.api_key_env()],
+        passthrough_env=[name for name in form.passthrough_env if name != engine.api_key_env()],
     )

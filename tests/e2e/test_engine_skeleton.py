@@ -15,24 +15,24 @@ parallel: {tensor: 2}
 """
 
 
-def test_the_skeleton_engine_appears_in_doctor(cli):
-    done = cli("doctor", "--json", "-")
+def test_the_skeleton_engine_appears_in_doctor(run_cli):
+    done = run_cli("doctor", "--json", "-")
     assert done.returncode == 0, done.stderr
     names = [engine["name"] for engine in json.loads(done.stdout)["engines"]]
     assert names[:2] == ["vllm", "llamacpp"] and "sglang" in names
-    text = cli("doctor")
+    text = run_cli("doctor")
     assert "sglang" in text.stdout
 
 
-def test_a_recipe_on_the_skeleton_engine_is_listed_and_shown(cli, servelab_home):
+def test_a_recipe_on_the_skeleton_engine_is_listed_and_shown(run_cli, servelab_home):
     folder = servelab_home / "data" / "recipes"
     folder.mkdir(parents=True)
     (folder / "sglang-skeleton.yaml").write_text(SKELETON_RECIPE)
-    listed = cli("recipes", "--json", "-")
+    listed = run_cli("recipes", "--json", "-")
     assert listed.returncode == 0, listed.stderr
     [row] = [row for row in json.loads(listed.stdout) if row["name"] == "sglang-skeleton"]
     assert row["engine"] == "sglang" and row["model"] == "org/some-model"
-    shown = cli("show", "sglang-skeleton", "--format", "argv")
+    shown = run_cli("show", "sglang-skeleton", "--format", "argv")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.split() == [
         "python",

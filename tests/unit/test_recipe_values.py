@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
+from servelab.engines import engine_names
 from servelab.errors import BadInput
 from servelab.recipe import recipe_from_text
 
@@ -80,7 +82,9 @@ def test_engine_name_shorthand():
     """Item 10: `engine: vllm` was rejected as "input should be a valid dictionary"."""
     recipe = recipe_from_text(GOOD.replace("{name: llamacpp}", "vllm"), "r.yaml")
     assert recipe.engine.name == "vllm"
-    with pytest.raises(BadInput, match="engine.name: input should be 'vllm' or 'llamacpp'"):
+    known = [repr(name) for name in engine_names()]
+    expected = "engine.name: input should be " + ", ".join(known[:-1]) + " or " + known[-1]
+    with pytest.raises(BadInput, match=re.escape(expected)):
         recipe_from_text(GOOD.replace("{name: llamacpp}", "tgi"), "r.yaml")
 
 

@@ -30,7 +30,8 @@ def test_a_recipe_on_the_skeleton_engine_is_listed_and_shown(run_cli, servelab_h
     (folder / "sglang-skeleton.yaml").write_text(SKELETON_RECIPE)
     listed = run_cli("recipes", "--json", "-")
     assert listed.returncode == 0, listed.stderr
-    [row] = [row for row in json.loads(listed.stdout) if row["name"] == "sglang-skeleton"]
+    rows = json.loads(listed.stdout)["items"]
+    [row] = [row for row in rows if row["name"] == "sglang-skeleton"]
     assert row["engine"] == "sglang" and row["model"] == "org/some-model"
     shown = run_cli("show", "sglang-skeleton", "--format", "argv")
     assert shown.returncode == 0, shown.stderr

@@ -68,6 +68,7 @@ def test_python_api_context_manager():
     assert not group_alive(pid)
 
 
+@pytest.mark.llama  # the binary is found before the model is looked for
 def test_missing_model_file_exit_3(run_cli, tmp_path):
     recipe = tmp_path / "missing.yaml"
     recipe.write_text(

@@ -279,7 +279,8 @@ class Bench:
         values = [run.decode_tps for run in kept]
         result = self.result
         if status == "complete":
-            status, result.reason = bench_verdict(result.runs)
+            load_ok = sum(level.ok for level in result.load.levels) if result.load else None
+            status, result.reason = bench_verdict(result.runs, load_ok)
         result.summary = summarize(values)
         result.regimes = detect_regimes(values, [run.index for run in kept])
         result.spec = self._spec(before, after)

@@ -106,9 +106,12 @@ def assess(run: RunRecord, roofline_tps: float | None = None) -> RunRecord:
     return run
 
 
-def bench_verdict(runs: list[RunRecord]) -> tuple[str, str | None]:
+def bench_verdict(runs: list[RunRecord], load_ok: int | None = None) -> tuple[str, str | None]:
     """A finished bench's status and one-line reason: ``failed`` when every run failed,
-    ``invalid`` when no run is valid, else ``complete``."""
+    ``invalid`` when no run is valid, else ``complete``. A bench of load levels alone
+    (``load_ok``: its ok requests) is judged by those: ``failed`` when none answered."""
+    if not runs and load_ok is not None:
+        return ("complete", None) if load_ok else ("failed", "no load request succeeded")
     if not runs:
         return "failed", "no run was made"
     if not any(run.ok for run in runs):

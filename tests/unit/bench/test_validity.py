@@ -116,3 +116,8 @@ def test_llamacpp_timings_and_vllm_metrics_give_the_server_figure():
     # one request: 201 tokens, 200 of them after the first, in 0.1 s of decode time
     assert window_decode_tps(before, after, names) == pytest.approx(2000.0)
     assert window_decode_tps(before, None, names) is None
+
+
+def test_a_bench_of_load_levels_alone_is_judged_by_its_requests():
+    assert validity.bench_verdict([], load_ok=64) == ("complete", None)
+    assert validity.bench_verdict([], load_ok=0) == ("failed", "no load request succeeded")

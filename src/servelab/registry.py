@@ -94,11 +94,15 @@ def running() -> list[dict[str, Any]]:
 
 def stale_launches() -> list[dict[str, Any]]:
     """Keeper records (and, on Linux, engine processes) that nothing live owns any more."""
-    claimed = {record.get("launch") for _path, record in registered()}
+    records = [record for _path, record in registered()]
+    claimed = {record.get("launch") for record in records}
+    claimed_pids = {record.get("pid") for record in records}
     stale: dict[str, dict[str, Any]] = {}
     for path in sorted(keepers_dir().glob("*.json")):
         record = _read(path)
         if record is None or record.get("launch") in claimed:
+            continue
+        if record.get("engine_pid") in claimed_pids:
             continue
         keeper = process_alive(record.get("keeper_pid"), record.get("keeper_start"))
         engine_pid = record.get("engine_pid")
@@ -110,7 +114,9 @@ def stale_launches() -> list[dict[str, Any]]:
             continue  # still starting, or a bench/check/tune's own engine
         stale[record["launch"]] = {**record, "record": str(path)}
     for pid, launch_id, name in _tokened_processes():
-        if launch_id not in claimed and launch_id not in stale and _orphaned(launch_id):
+        if pid in claimed_pids or launch_id in claimed or launch_id in stale:
+            continue
+        if _orphaned(launch_id):
             stale[launch_id] = {"launch": launch_id, "name": name, "engine_pid": pid}
     return list(stale.values())
 

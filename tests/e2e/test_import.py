@@ -38,7 +38,7 @@ def test_every_tool_file_shows_on_the_board_with_provenance(run_cli, tmp_path):
     tools = {"vllm", "servelab"} | {_tool_of(path.name) for path in TOOL_FILES}
     for tool in tools:
         assert tool in out.lower(), (tool, out)
-    rows = json.loads(run_cli("board", "--json", "--db", str(db)).stdout)
+    rows = json.loads(run_cli("board", "--json", "--db", str(db)).stdout)["rows"]
     imported = {row["imported"].split()[0].lower() for row in rows if row["imported"]}
     assert {"vllm", "servelab", "llama-bench"} <= imported and tools <= imported
     for row in rows:
@@ -55,7 +55,7 @@ def test_every_tool_file_shows_on_the_board_with_provenance(run_cli, tmp_path):
 def test_board_csv_has_the_same_rows_as_json(run_cli, tmp_path):
     db = tmp_path / "r.db"
     _import(run_cli, db, VLLM_REAL, SERVELAB_REAL, *TOOL_FILES)
-    as_json = json.loads(run_cli("board", "--json", "--db", str(db)).stdout)
+    as_json = json.loads(run_cli("board", "--json", "--db", str(db)).stdout)["rows"]
     done = run_cli("board", "--csv", "-", "--db", str(db))
     assert done.returncode == 0, done.stderr
     as_csv = list(csv.DictReader(io.StringIO(done.stdout)))

@@ -17,7 +17,7 @@ RECIPE = "local-stories260k"
 def _status(run_cli) -> list[dict]:
     done = run_cli("status", "--json")
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(done.stdout)["items"]
 
 
 @pytest.mark.llama

@@ -159,9 +159,8 @@ def test_sqlite_and_postgresql_give_the_same_board(run_cli, tmp_path):
         rows = []
         for db in (sqlite_db, pg_db):
             with Store(db) as store:
-                rows.append(
-                    [row.model_dump(exclude={"bench_id", "started_at"}) for row in board_rows(store)]
-                )
+                varying = {"bench_id", "started_at"}
+                rows.append([row.model_dump(exclude=varying) for row in board_rows(store)])
     assert all(done.returncode == 0 for done in outputs), [d.stderr for d in outputs]
     assert outputs[0].stdout == outputs[1].stdout
     assert rows[0] == rows[1] and len(rows[0]) == 8

@@ -212,6 +212,8 @@ FUZZ_SETTINGS = {
     "deadline": CASE_SECONDS * 1000,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     "database": None,
+    # CI runs one fixed, reproducible set of examples; SERVELAB_FUZZ_EXPLORE=1 draws new ones.
+    "derandomize": os.environ.get("SERVELAB_FUZZ_EXPLORE") != "1",
 }
 recipe_bytes = st.one_of(structured(), mutated())
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from servelab.engines import get_engine
+from servelab.engines import get_engine, served_context_any
 from servelab.engines.base import (
     ENGINE_EXITED,
     KV_TOO_SMALL,
@@ -168,7 +168,7 @@ def _wait_ready(
                         data = models.json().get("data") or []
                         if data:
                             first = data[0]
-                            return first.get("id", ""), _max_len(first)
+                            return first.get("id", ""), served_context_any(first)
             except (httpx.HTTPError, ValueError):
                 pass
             now = time.monotonic()
@@ -184,15 +184,6 @@ def _wait_ready(
             f"`servelab logs` ({started.log})",
         )
     raise EngineFailed(diagnosis.message, diagnosis)
-
-
-def _max_len(model_entry: dict[str, Any]) -> int | None:
-    for key in ("max_model_len", "n_ctx", "context_length"):
-        if isinstance(model_entry.get(key), int):
-            return model_entry[key]
-    meta = model_entry.get("meta") or {}
-    value = meta.get("n_ctx") or meta.get("n_ctx_train")
-    return value if isinstance(value, int) else None
 
 
 def _exited(started: _Started, engine) -> EngineFailed:

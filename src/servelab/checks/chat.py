@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from servelab.engines import served_context_any
+
 
 @dataclass
 class ChatReply:
@@ -91,12 +93,7 @@ class ChatClient:
             return None
         for entry in data:
             if entry.get("id") == self.model or len(data) == 1:
-                for key in ("max_model_len", "n_ctx", "context_length"):
-                    if isinstance(entry.get(key), int):
-                        return entry[key]
-                meta = entry.get("meta") or {}
-                if isinstance(meta.get("n_ctx"), int):
-                    return meta["n_ctx"]
+                return served_context_any(entry)
         return None
 
     def first_model(self) -> str | None:

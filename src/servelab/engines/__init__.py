@@ -51,6 +51,15 @@ def all_engines() -> list[Engine]:
     return [get_engine(name) for name in engine_names()]
 
 
+def served_context_any(entry: dict) -> int | None:
+    """The served context in one model-list entry, read by whichever adapter knows its fields."""
+    for engine in all_engines():
+        found = engine.served_context(entry)
+        if found is not None:
+            return found
+    return None
+
+
 def _likely_first(log: str) -> list[Engine]:
     engines = all_engines()
     return sorted(engines, key=lambda engine: not engine.wrote_log(log))
@@ -88,5 +97,6 @@ __all__ = [
     "diagnose_any",
     "engine_names",
     "get_engine",
+    "served_context_any",
     "register",
 ]

@@ -115,7 +115,9 @@ def recommend(
             wanted += f", GPU {gpu!r}"
         reasons = "; ".join(f"{name}: {why}" for name, why in sorted(rejected.items()))
         raise RunFailed(f"no measured stack meets ({wanted}): {reasons}")
-    qualified.sort(key=lambda candidate: -candidate.ranked_by_tps)
+    qualified.sort(  # equal ranking figures fall back to the mean, then the name: never store order
+        key=lambda c: (-c.ranked_by_tps, -c.decode_tps, c.stack, c.version)
+    )
     tie = _tie(qualified)
     if tie is not None:
         return Recommendation(best=None, others=qualified, rejected=rejected, tie=tie)

@@ -29,7 +29,7 @@ from servelab.engines.base import (
 )
 from servelab.engines.memory import KVLayout
 from servelab.errors import BadInput
-from servelab.recipe import Recipe
+from servelab.recipe import Recipe, Runtime, Speculative
 from servelab.recipe_values import INT32_MAX
 
 # Neutral method → llama.cpp --spec-type.
@@ -150,33 +150,37 @@ class LlamaCpp(Engine):
             args += ["--mmproj", path(feat.mmproj)]
         if feat.tools:
             args.append("--jinja")
-        spec = recipe.speculative
-        if spec is not None:
-            kind = self.spec_type(spec.method)
-            args += ["--spec-type", kind]
-            if spec.model is not None:
-                args += ["-md", path(spec.model)]
-            if rt.threads_draft is not None:
-                args += ["-td", str(rt.threads_draft)]
-            if rt.gpu_layers_draft is not None:
-                args += ["-ngld", str(rt.gpu_layers_draft)]
-            k = spec.num_speculative_tokens
-            if kind == "ngram-simple":
-                if k is not None:
-                    args += ["--spec-ngram-simple-size-m", str(k)]
-                if spec.prompt_lookup_max is not None:
-                    args += ["--spec-ngram-simple-size-n", str(spec.prompt_lookup_max)]
-            elif kind == "ngram-mod":
-                if k is not None:
-                    args += ["--spec-ngram-mod-n-max", str(k)]
-                if spec.prompt_lookup_min is not None:
-                    args += ["--spec-ngram-mod-n-min", str(spec.prompt_lookup_min)]
-            elif k is not None:
-                args += ["--spec-draft-n-max", str(k)]
-            for key, value in spec.extra.items():
-                args += [f"--{key.replace('_', '-')}", str(value)]
+        if recipe.speculative is not None:
+            args += self._spec_args(recipe.speculative, rt, path)
         args.append("--metrics")
         return args + list(recipe.extra_args)
+
+    def _spec_args(self, spec: Speculative, rt: Runtime, path: Any) -> list[str]:
+        """The draft's flags: --spec-type, its model and threads, k and the n-gram sizes."""
+        kind = self.spec_type(spec.method)
+        args = ["--spec-type", kind]
+        if spec.model is not None:
+            args += ["-md", path(spec.model)]
+        if rt.threads_draft is not None:
+            args += ["-td", str(rt.threads_draft)]
+        if rt.gpu_layers_draft is not None:
+            args += ["-ngld", str(rt.gpu_layers_draft)]
+        k = spec.num_speculative_tokens
+        if kind == "ngram-simple":
+            if k is not None:
+                args += ["--spec-ngram-simple-size-m", str(k)]
+            if spec.prompt_lookup_max is not None:
+                args += ["--spec-ngram-simple-size-n", str(spec.prompt_lookup_max)]
+        elif kind == "ngram-mod":
+            if k is not None:
+                args += ["--spec-ngram-mod-n-max", str(k)]
+            if spec.prompt_lookup_min is not None:
+                args += ["--spec-ngram-mod-n-min", str(spec.prompt_lookup_min)]
+        elif k is not None:
+            args += ["--spec-draft-n-max", str(k)]
+        for key, value in spec.extra.items():
+            args += [f"--{key.replace('_', '-')}", str(value)]
+        return args
 
     def api_key_env(self) -> str:
         return "LLAMA_API_KEY"

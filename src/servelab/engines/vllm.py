@@ -254,55 +254,16 @@ class VLLM(Engine):
         return match.group(0) if match else None
 
     def diagnose(self, log: str) -> Diagnosis | None:
-        match = _KV_TOO_SMALL.search(log)
-        if match:
-            requested, needed, available, estimate = match.groups()
-            fit = int(estimate) if estimate else None
-            advice = (
-                f"the largest context that fits is {fit}; rerun with --max-model-len {fit}, "
-                "or raise gpu_memory_utilization, or use --fit-context"
-                if fit
-                else "lower max_model_len or raise gpu_memory_utilization"
-            )
-            return Diagnosis(
-                KV_TOO_SMALL,
-                f"KV cache too small: max_model_len {requested} needs {needed} GiB of KV cache, "
-                f"{available} GiB is available; {advice}",
-                needed_gib=float(needed),
-                available_gib=float(available),
-                max_model_len_fit=fit,
-                requested_len=int(requested),
-                evidence=line_of(log, match.start()),
-            )
-        match = _NO_CACHE.search(log)
-        if match:
-            hint = _GRAPH_HINT.search(log)
-            advice = (
-                f" (vLLM reserves its CUDA-graph estimate too: it suggests "
-                f"--gpu-memory-utilization {hint.group(1)})"
-                if hint
-                else ""
-            )
-            return Diagnosis(
-                NO_CACHE_MEMORY,
-                "no GPU memory is left for the KV cache after loading the weights; raise "
-                f"gpu_memory_utilization{advice}, or free the GPU, or use a smaller "
-                "model/quantization",
-                evidence=line_of(log, match.start()),
-            )
-        match = _FP8_KERNEL.search(log)
-        if match:
-            arch, kernel = match.group(1), match.group(2).strip()
-            return Diagnosis(
-                KV_DTYPE_UNSUPPORTED,
-                f"the fp8 KV cache is not supported by the attention kernel vLLM chose ({kernel}: "
-                f"fp8 only on {arch}); set context.kv_cache_dtype: auto, or pick another "
-                "attention backend",
-                evidence=line_of(log, match.start()),
-            )
-        common = common_diagnosis(log)
-        if common:
-            return common
+        """Memory first (the KV cache, the cache blocks, the fp8 kernel), then what reads alike
+        on every engine, then the model, the arguments and the root exception."""
+        return (
+            _memory_diagnosis(log)
+            or _fp8_diagnosis(log)
+            or common_diagnosis(log)
+            or self._setup_diagnosis(log)
+        )
+
+    def _setup_diagnosis(self, log: str) -> Diagnosis | None:
         match = self._search(_NO_MODEL, log)
         if match:
             return Diagnosis(
@@ -355,4 +316,60 @@ def _root_cause(log: str) -> str | None:
         if any(wrapper in match.group(2) for wrapper in _WRAPPERS):
             continue
         return f"{match.group(1)}: {match.group(2).strip()}"
+    return None
+
+
+def _memory_diagnosis(log: str) -> Diagnosis | None:
+    """The KV cache too small for the length, or no memory left for the cache blocks."""
+    match = _KV_TOO_SMALL.search(log)
+    if match:
+        requested, needed, available, estimate = match.groups()
+        fit = int(estimate) if estimate else None
+        advice = (
+            f"the largest context that fits is {fit}; rerun with --max-model-len {fit}, "
+            "or raise gpu_memory_utilization, or use --fit-context"
+            if fit
+            else "lower max_model_len or raise gpu_memory_utilization"
+        )
+        return Diagnosis(
+            KV_TOO_SMALL,
+            f"KV cache too small: max_model_len {requested} needs {needed} GiB of KV cache, "
+            f"{available} GiB is available; {advice}",
+            needed_gib=float(needed),
+            available_gib=float(available),
+            max_model_len_fit=fit,
+            requested_len=int(requested),
+            evidence=line_of(log, match.start()),
+        )
+    match = _NO_CACHE.search(log)
+    if match:
+        hint = _GRAPH_HINT.search(log)
+        advice = (
+            f" (vLLM reserves its CUDA-graph estimate too: it suggests "
+            f"--gpu-memory-utilization {hint.group(1)})"
+            if hint
+            else ""
+        )
+        return Diagnosis(
+            NO_CACHE_MEMORY,
+            "no GPU memory is left for the KV cache after loading the weights; raise "
+            f"gpu_memory_utilization{advice}, or free the GPU, or use a smaller "
+            "model/quantization",
+            evidence=line_of(log, match.start()),
+        )
+    return None
+
+
+def _fp8_diagnosis(log: str) -> Diagnosis | None:
+    """An fp8 KV cache the chosen attention kernel cannot run."""
+    match = _FP8_KERNEL.search(log)
+    if match:
+        arch, kernel = match.group(1), match.group(2).strip()
+        return Diagnosis(
+            KV_DTYPE_UNSUPPORTED,
+            f"the fp8 KV cache is not supported by the attention kernel vLLM chose ({kernel}: "
+            f"fp8 only on {arch}); set context.kv_cache_dtype: auto, or pick another "
+            "attention backend",
+            evidence=line_of(log, match.start()),
+        )
     return None

@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE))
 
 from client_bench import machine, reset, start_server, truth  # noqa: E402
 
+from servelab.load.eventloop import loop_name  # noqa: E402
 from servelab.load.levels import Client, run_level  # noqa: E402
 from servelab.load.plan import LevelSpec  # noqa: E402
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-cpu", type=int, default=None, help="pin the server to a CPU")
     parser.add_argument("--json", default=None, help="write the rows and machine here")
     args = parser.parse_args(argv)
-    info = machine()
+    info = machine() | {"event_loop": loop_name()}
     print(json.dumps(info), flush=True)
     server, url = start_server(args.server_cpu)
     rows = []

@@ -7,8 +7,9 @@ wrote the first and the last token chunk of every request, so the true decode ra
 ``(tokens − 1) / (t_last_write − t_first_write)`` is known. ``GET /truth`` returns those records
 and the server's own CPU time; ``POST /truth/reset`` clears them.
 
-Cheap by construction: one event loop, one scheduler tick for all streams, chunk bytes built
-once per request, one ``write`` per stream per tick.
+Cheap by construction: one event loop, one scheduler tick for all streams due (a heap of due
+times: a tick touches only the streams that have a chunk due), chunk bytes built once per
+request, one ``write`` per stream per tick.
 
 Request fields (besides ``max_tokens``): ``"truth": {"rate": 250, "ttft": 0.01, "per_chunk": 1}``.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
+import itertools
 import json
 import math
 import resource
@@ -25,6 +28,7 @@ import time
 
 CLOCK = time.perf_counter  # CLOCK_MONOTONIC on Linux: comparable across processes
 TERMINATOR = b"0\r\n\r\n"
+NAP_S = 0.001
 
 
 def frame(payload: bytes) -> bytes:
@@ -122,7 +126,8 @@ class TruthServer:
 
     def __init__(self, default_rate: float, default_ttft: float, default_per_chunk: int) -> None:
         self.defaults = (default_rate, default_ttft, default_per_chunk)
-        self.active: list[Stream] = []
+        self.active: list[tuple[float, int, Stream]] = []  # heap of (next due, serial, stream)
+        self.order = itertools.count()
         self.truth: dict[str, dict] = {}
         self.serial = 0
         self.wake = asyncio.Event()
@@ -144,7 +149,7 @@ class TruthServer:
             b"transfer-encoding: chunked\r\n\r\n"
             + sse(chunk_obj(stream.id, {"role": "assistant", "content": ""}))
         )
-        self.active.append(stream)
+        heapq.heappush(self.active, (stream.due(0), next(self.order), stream))
         self.wake.set()
 
     def finish(self, stream: Stream) -> None:
@@ -159,25 +164,27 @@ class TruthServer:
         }
 
     async def scheduler(self) -> None:
-        """Every tick: write what is due on every stream, then sleep until the next due chunk."""
+        """Every tick: write what is due on the streams due, then sleep until the next one."""
+        active = self.active
         while True:
-            if not self.active:
+            if not active:
                 self.wake.clear()
                 await self.wake.wait()
+                continue
             now = CLOCK()
-            still: list[Stream] = []
-            next_due = math.inf
-            for stream in self.active:
+            later = []  # pushed back after the tick: a due time rounded to ``now`` waits a tick
+            while active and active[0][0] <= now:
+                _, order, stream = heapq.heappop(active)
                 if stream.transport.is_closing():
                     continue
                 if stream.send_due(now):
                     self.finish(stream)
                     continue
-                still.append(stream)
-                next_due = min(next_due, stream.due(stream.chunks_sent))
-            self.active = still
-            if still:
-                await asyncio.sleep(max(0.0, next_due - CLOCK()))
+                later.append((stream.due(stream.chunks_sent), order, stream))
+            for entry in later:
+                heapq.heappush(active, entry)
+            if active:  # naps of at most NAP_S: a new stream's first chunk is never held back
+                await asyncio.sleep(min(NAP_S, max(0.0, active[0][0] - CLOCK())))
 
     def truth_report(self) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -251,8 +258,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttft", type=float, default=0.01, help="seconds to the first token")
     parser.add_argument("--per-chunk", type=int, default=1, help="tokens per SSE chunk")
     args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.rate, args.ttft, args.per_chunk))
+    runner = asyncio.Runner(loop_factory=_loop_factory())
+    with contextlib.suppress(KeyboardInterrupt), runner:
+        runner.run(serve(args.host, args.port, args.rate, args.ttft, args.per_chunk))
+
+
+def _loop_factory():
+    """uvloop's loop where installed (servelab's load client uses it too), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ a one-line reason; ``stream_run`` never raises to its caller.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,22 +20,13 @@ import httpx
 from servelab import metrics
 from servelab.errors import RunFailed
 from servelab.records import RunRecord
-from servelab.transport import StreamTransport
+from servelab.sse_reader import Reader, StreamState, one_line
+from servelab.transport import BODY, StreamTransport
 
 CHAT_PATH = "/v1/chat/completions"
-# A non-empty text value: the first character after the opening quote is not the closing one.
-_TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]')
-# Chunks that need real parsing: a usage object, engine timings or an error.
-_PARSE = re.compile(rb'"(?:usage|timings)"\s*:\s*\{|"error"\s*:')
-_BENIGN_FIELDS = (b":", b"event:", b"id:", b"retry:")
 MAX_ERROR_CHARS = 300
 
 SpecReader = Callable[[dict[str, Any]], tuple[int, int] | None]
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= MAX_ERROR_CHARS else flat[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -60,18 +50,18 @@ def error_message(body: bytes) -> str:
     try:
         data = json.loads(body)
     except ValueError:
-        return _one_line(body.decode("utf-8", "replace")) or "(empty body)"
+        return one_line(body.decode("utf-8", "replace")) or "(empty body)"
     if isinstance(data, dict):
         inner = data.get("error", data)
         if isinstance(inner, dict):
             for key in ("message", "detail", "msg"):
                 if inner.get(key):
-                    return _one_line(inner[key])
+                    return one_line(inner[key])
         elif inner:
-            return _one_line(inner)
+            return one_line(inner)
         if data.get("detail"):
-            return _one_line(json.dumps(data["detail"]))
-    return _one_line(body.decode("utf-8", "replace"))
+            return one_line(json.dumps(data["detail"]))
+    return one_line(body.decode("utf-8", "replace"))
 
 
 _engines: list[Any] | None = None
@@ -101,95 +91,12 @@ def _server_decode(final: dict[str, Any]) -> float | None:
     return None
 
 
-class _Stream:
-    """Per-request parse state: timestamps, counts, and the few parsed chunks."""
-
-    __slots__ = (
-        "chunks",
-        "t_first",
-        "t_last",
-        "usage",
-        "timings",
-        "final",
-        "done",
-        "error",
-        "response_id",
-        "reads",
-    )
-
-    def __init__(self) -> None:
-        self.chunks = 0
-        self.t_first: float | None = None
-        self.t_last: float | None = None
-        self.usage: dict[str, Any] | None = None
-        self.timings: dict[str, Any] | None = None
-        self.final: dict[str, Any] = {}
-        self.done = False
-        self.error: str | None = None
-        self.response_id: str | None = None
-        self.reads: list[int] = []  # content chunks per network read that carried any
-
-    def feed(self, lines: list[bytes], now: float) -> None:
-        """Classify complete SSE lines that arrived in one read at time ``now``."""
-        before = self.chunks
-        self._feed(lines, now)
-        if self.chunks > before:
-            self.reads.append(self.chunks - before)
-
-    def _feed(self, lines: list[bytes], now: float) -> None:
-        for raw in lines:
-            line = raw.rstrip(b"\r")
-            if not line or self.done:
-                continue
-            if not line.startswith(b"data:"):
-                if line.startswith(_BENIGN_FIELDS):
-                    continue
-                self.error = "malformed SSE line: " + _one_line(repr(line[:80]))
-                return
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                self.done = True
-                continue
-            if not (data.startswith(b"{") and data.endswith(b"}")):
-                self.error = "malformed SSE data (not a JSON object): " + _one_line(repr(data[:80]))
-                return
-            if _TEXT.search(data):
-                self.chunks += 1
-                if self.t_first is None:
-                    self.t_first = now
-                self.t_last = now
-            if _PARSE.search(data) and not self._parse(data):
-                return
-
-    def _parse(self, data: bytes) -> bool:
-        try:
-            chunk = json.loads(data)
-        except ValueError as exc:
-            self.error = f"malformed JSON in SSE chunk: {exc}"
-            return False
-        if not isinstance(chunk, dict):
-            self.error = "malformed SSE chunk: not a JSON object"
-            return False
-        if chunk.get("error"):
-            error = chunk["error"]
-            message = error.get("message", error) if isinstance(error, dict) else error
-            self.error = "server error mid-stream: " + _one_line(str(message))
-            return False
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = chunk["usage"]
-            self.response_id = chunk.get("id") or self.response_id
-        if isinstance(chunk.get("timings"), dict):
-            self.timings = chunk["timings"]
-        self.final.update(chunk)
-        return True
-
-
 def _failed(reason: str, started_at: float, **extra: Any) -> RunRecord:
-    return RunRecord(index=0, ok=False, error=_one_line(reason), started_at=started_at, **extra)
+    return RunRecord(index=0, ok=False, error=one_line(reason), started_at=started_at, **extra)
 
 
 def _record(
-    state: _Stream,
+    state: StreamState,
     t_sent: float,
     started_at: float,
     requested: int | None,
@@ -264,7 +171,7 @@ async def stream_run(
     url = base_url.rstrip("/") + CHAT_PATH
     readers = _default_spec_readers() if spec_readers is None else spec_readers
     requested = requested_tokens(payload)
-    state = _Stream()
+    state = StreamState()
     started_at = time.time()
     t_sent = time.perf_counter()
     try:
@@ -276,21 +183,16 @@ async def stream_run(
                 return _failed(
                     f"HTTP {response.status_code}: {error_message(text[:4000])}", started_at
                 )
-            pending = b""
-            clock = time.perf_counter
-            async for data in response.aiter_raw():
-                # the lean transport stamps each read when it arrives; others: when seen here
-                now = getattr(data, "received_at", None) or clock()
-                lines = (pending + data).split(b"\n")
-                pending = lines.pop()
-                if itl is None:
-                    state.feed(lines, now)
-                else:
-                    _feed_counting_gaps(state, lines, now, itl)
-                if state.error:
-                    break
-            if pending.strip() and not state.error:
-                state.feed([pending], time.perf_counter())
+            reader = Reader(state, itl)
+            body = response.extensions.get(BODY)
+            if body is not None:  # the lean transport: reads reach the reader as they arrive
+                await body.deliver(reader)
+            else:  # any other transport: stamped when seen here
+                clock = time.perf_counter
+                async for data in response.aiter_raw():
+                    if not reader(data, clock()):
+                        break
+            reader.finish()
     except httpx.TimeoutException as exc:
         phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
         state.error = (
@@ -305,19 +207,6 @@ async def stream_run(
     except Exception as exc:  # never let one run take the bench down
         state.error = f"unexpected {type(exc).__name__}: {exc}"
     return _record(state, t_sent, started_at, requested, readers)
-
-
-def _feed_counting_gaps(state: _Stream, lines: list[bytes], now: float, itl: dict[int, int]):
-    """``state.feed`` plus the gaps between content chunks: the read's first chunk is
-    ``now − t_last`` after the previous one, the others in the same read 0 µs after it."""
-    before, previous = state.chunks, state.t_last
-    state.feed(lines, now)
-    new = state.chunks - before
-    if new and previous is not None:
-        gap = round((now - previous) * 1e6)
-        itl[gap] = itl.get(gap, 0) + 1
-    if new > 1:
-        itl[0] = itl.get(0, 0) + new - 1
 
 
 def stream_client(timeout_s: float | None = None) -> httpx.AsyncClient:
@@ -342,7 +231,7 @@ def chat(
     except httpx.TimeoutException:
         raise RunFailed(f"POST {url}: no answer within {timeout_s:g} s") from None
     except httpx.HTTPError as exc:
-        raise RunFailed(f"POST {url} failed: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise RunFailed(f"POST {url} failed: {type(exc).__name__}: {one_line(exc)}") from None
     if response.status_code >= 400:
         raise RunFailed(
             f"POST {url}: HTTP {response.status_code}: {error_message(response.content[:4000])}"

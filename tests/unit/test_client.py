@@ -8,8 +8,9 @@ import socket
 import httpx
 import pytest
 
-from servelab.client import _Stream, chat, stream_client, stream_run
+from servelab.client import chat, stream_client, stream_run
 from servelab.errors import RunFailed
+from servelab.sse_reader import StreamState
 from servelab.streams import run_concurrent
 from tests.fakes.fault_server import FaultServer, SpecProfile
 
@@ -148,8 +149,8 @@ def test_chat_returns_the_answer_and_raises_one_line_on_errors():
             chat(server.url, PAYLOAD, timeout_s=5)
 
 
-def feed(*lines: bytes) -> _Stream:
-    state = _Stream()
+def feed(*lines: bytes) -> StreamState:
+    state = StreamState()
     state.feed(list(lines), 1.0)
     return state
 

@@ -6,12 +6,12 @@ dies or never answers becomes a failed outcome per request it was given, with th
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import queue
 import time
 from typing import Any
 
+from servelab.load import eventloop
 from servelab.load.worker import Outcome, Share, ShareResult, run_share
 
 START_TIMEOUT_S = 120.0
@@ -19,7 +19,7 @@ START_TIMEOUT_S = 120.0
 
 def _process_main(share: Share, barrier: Any, results: Any, slot: int) -> None:
     try:
-        result = asyncio.run(run_share(share, ready=lambda: barrier.wait(START_TIMEOUT_S)))
+        result = eventloop.run(run_share(share, ready=lambda: barrier.wait(START_TIMEOUT_S)))
         results.put((slot, result, None))
     except BaseException as exc:  # the parent turns this into failed outcomes
         results.put((slot, None, f"client process failed: {type(exc).__name__}: {exc}"))
@@ -35,7 +35,7 @@ def _lost(share: Share, reason: str) -> ShareResult:
 def run_shares(shares: list[Share]) -> list[ShareResult]:
     """Every share's result, in order."""
     if len(shares) == 1:
-        return [asyncio.run(run_share(shares[0]))]
+        return [eventloop.run(run_share(shares[0]))]
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(shares))
     results = context.Queue()

@@ -8,13 +8,12 @@ arrivals, optionally capped at ``max_concurrency`` in flight). Default sizes are
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from servelab.load import server
+from servelab.load import eventloop, server
 from servelab.load.fanout import run_shares
 from servelab.load.plan import LevelSpec
 from servelab.load.records import LoadLevel
@@ -109,7 +108,7 @@ def warm_up(shares: list[Share], count: int | None) -> None:
         api_key=first.api_key,
         concurrency=count,
     )
-    asyncio.run(run_share(warm))
+    eventloop.run(run_share(warm))
 
 
 def run_level(

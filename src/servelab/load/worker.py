@@ -10,6 +10,7 @@ it wakes: the event loop's own delay, which also delays every timestamp taken on
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import resource
 import time
@@ -162,6 +163,8 @@ async def run_share(share: Share, ready=None) -> ShareResult:
         if ready is not None:
             await asyncio.get_running_loop().run_in_executor(None, ready)
         probe = asyncio.ensure_future(_probe(runner.result.loop_lag_us))
+        gc.collect()
+        gc.disable()  # a full collection mid-level stalls the loop (and every stamp) for ms
         cpu0, t0 = _cpu(), _clock()
         try:
             if share.offsets is None:
@@ -169,6 +172,7 @@ async def run_share(share: Share, ready=None) -> ShareResult:
             else:
                 await runner.scheduled(t0)
         finally:
+            gc.enable()
             probe.cancel()
         runner.result.cpu_s, runner.result.wall_s = _cpu() - cpu0, _clock() - t0
         return runner.result

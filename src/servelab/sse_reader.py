@@ -1,0 +1,194 @@
+"""Reads the SSE body of a streamed chat completion: counts text chunks per network read,
+stamps the first and the last, and JSON-parses only the chunks that may carry usage, engine
+timings or an error.
+
+Most reads of a busy stream hold nothing but plain token events; those are classified in one
+pass of byte searches over the whole read (``_plain_text_chunks``), the rest line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+# A non-empty text value: the first character after the opening quote is not the closing one.
+_TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]')
+# Chunks that need real parsing: a usage object, engine timings or an error.
+_PARSE = re.compile(rb'"(?:usage|timings)"\s*:\s*\{|"error"\s*:')
+_BENIGN_FIELDS = (b":", b"event:", b"id:", b"retry:")
+_COMPACT_CONTENT = b'"content":"'  # how engines write it (compact JSON): found by bytes.find
+MAX_ERROR_CHARS = 300
+# A read made only of complete `data: {…}` events with LF endings (JSON strings hold no raw LF).
+_PLAIN_EVENTS = re.compile(rb"(?:data: ?\{[^\n]*\}\n\n)+")
+_SPECIAL = (b'"usage"', b'"timings"', b'"error"', b"reasoning", b"[DONE]")
+
+
+def one_line(text: str) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= MAX_ERROR_CHARS else flat[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def _has_text(data: bytes) -> bool:
+    """Does the chunk carry non-empty text? A byte search first, the regex when it cannot tell."""
+    at = data.find(_COMPACT_CONTENT)
+    if at >= 0 and data[at + 11 : at + 12] not in (b'"', b""):
+        return True
+    return _TEXT.search(data) is not None
+
+
+def _needs_parse(data: bytes) -> bool:
+    """Might the chunk hold usage, timings or an error (then it is JSON-parsed)?"""
+    if b'"usage"' in data or b'"timings"' in data or b'"error"' in data:
+        return _PARSE.search(data) is not None
+    return False
+
+
+def _plain_text_chunks(block: bytes) -> int | None:
+    """Text chunks in a block of plain token events (one compact ``content`` each at most), or
+    None when the block needs reading line by line."""
+    if not _PLAIN_EVENTS.fullmatch(block):
+        return None
+    for marker in _SPECIAL:
+        if marker in block:
+            return None
+    keys = block.count(b'"content"')
+    if keys != block.count(_COMPACT_CONTENT) or keys > block.count(b"\n") // 2:
+        return None
+    return keys - block.count(b'"content":""')
+
+
+class StreamState:
+    """Per-request parse state: timestamps, counts, and the few parsed chunks."""
+
+    __slots__ = (
+        "chunks",
+        "t_first",
+        "t_last",
+        "usage",
+        "timings",
+        "final",
+        "done",
+        "error",
+        "response_id",
+        "reads",
+    )
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+        self.usage: dict[str, Any] | None = None
+        self.timings: dict[str, Any] | None = None
+        self.final: dict[str, Any] = {}
+        self.done = False
+        self.error: str | None = None
+        self.response_id: str | None = None
+        self.reads: list[int] = []  # content chunks per network read that carried any
+
+    def feed(self, lines: list[bytes], now: float) -> None:
+        """Classify complete SSE lines that arrived in one read at time ``now``."""
+        before = self.chunks
+        self._feed(lines, now)
+        if self.chunks > before:
+            self.reads.append(self.chunks - before)
+
+    def _feed(self, lines: list[bytes], now: float) -> None:
+        for line in lines:
+            if not line:  # the blank line that ends every event
+                continue
+            if line[-1] == 13:  # CR LF line endings
+                line = line[:-1]
+                if not line:
+                    continue
+            if self.done:
+                continue
+            if not line.startswith(b"data:"):
+                if line.startswith(_BENIGN_FIELDS):
+                    continue
+                self.error = "malformed SSE line: " + one_line(repr(line[:80]))
+                return
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                self.done = True
+                continue
+            if not (data.startswith(b"{") and data.endswith(b"}")):
+                self.error = "malformed SSE data (not a JSON object): " + one_line(repr(data[:80]))
+                return
+            if _has_text(data):
+                self.chunks += 1
+                if self.t_first is None:
+                    self.t_first = now
+                self.t_last = now
+            if _needs_parse(data) and not self._parse(data):
+                return
+
+    def _parse(self, data: bytes) -> bool:
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            self.error = f"malformed JSON in SSE chunk: {exc}"
+            return False
+        if not isinstance(chunk, dict):
+            self.error = "malformed SSE chunk: not a JSON object"
+            return False
+        if chunk.get("error"):
+            error = chunk["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            self.error = "server error mid-stream: " + one_line(str(message))
+            return False
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+            self.response_id = chunk.get("id") or self.response_id
+        if isinstance(chunk.get("timings"), dict):
+            self.timings = chunk["timings"]
+        self.final.update(chunk)
+        return True
+
+
+class Reader:
+    """Feeds each network read to the stream state, whole when it holds only plain token
+    events, else line by line; counts ITL gaps when given a histogram (µs → count)."""
+
+    __slots__ = ("state", "itl", "pending")
+
+    def __init__(self, state: StreamState, itl: dict[int, int] | None) -> None:
+        self.state, self.itl, self.pending = state, itl, b""
+
+    def __call__(self, data: bytes, now: float) -> bool:
+        """Feed one read received at ``now``; False once the stream is in error (stop)."""
+        text = self.pending + data if self.pending else data
+        cut = text.rfind(b"\n") + 1
+        block, self.pending = text[:cut], text[cut:]
+        if not block:
+            return True
+        state = self.state
+        before, previous = state.chunks, state.t_last
+        plain = None if state.done else _plain_text_chunks(block)
+        if plain is None:
+            state.feed(block.split(b"\n"), now)
+        elif plain:
+            state.chunks += plain
+            state.reads.append(plain)
+            if state.t_first is None:
+                state.t_first = now
+            state.t_last = now
+        if self.itl is not None:
+            _count_gaps(self.itl, state.chunks - before, previous, now)
+        return state.error is None
+
+    def finish(self) -> None:
+        """A last line without its newline, if the body ended on one."""
+        if self.pending.strip() and not self.state.error:
+            self.state.feed([self.pending], time.perf_counter())
+
+
+def _count_gaps(itl: dict[int, int], new: int, previous: float | None, now: float) -> None:
+    """The gaps between text chunks: a read's first chunk is ``now − previous`` after the last
+    one before it, the others of the same read 0 µs after it."""
+    if new and previous is not None:
+        gap = round((now - previous) * 1e6)
+        itl[gap] = itl.get(gap, 0) + 1
+    if new > 1:
+        itl[0] = itl.get(0, 0) + new - 1

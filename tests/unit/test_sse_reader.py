@@ -1,0 +1,91 @@
+"""The SSE reader: reads of plain token events are classified whole, exactly as line by line."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from servelab.client import stream_client, stream_run
+from servelab.sse_reader import Reader, StreamState, _plain_text_chunks
+from tests.fakes.fault_server import FaultServer
+
+TOKEN = b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"delta":{"content":" a"}}]}'
+EVENTS = [
+    TOKEN,
+    b'data: {"id":"c1","choices":[{"delta":{"role":"assistant","content":""}}]}',
+    b'data: {"choices":[{"delta":{"content": "spaced"}}]}',
+    b'data: {"choices":[{"delta":{"content":null}}]}',
+    b'data: {"choices":[{"delta":{"reasoning_content":"think"}}]}',
+    b'data: {"choices":[{"delta":{"content":"\\"content\\":\\"x"}}]}',
+    b'data:{"choices":[{"delta":{"content":"no space"}}]}',
+    b": keep-alive",
+]
+TAIL = b'data: {"id":"c1","choices":[],"usage":{"completion_tokens":9}}\n\ndata: [DONE]\n\n'
+
+
+def line_by_line(reads: list[tuple[bytes, float]]) -> StreamState:
+    """The reference: every read split into lines and fed one line at a time."""
+    state, pending = StreamState(), b""
+    for data, now in reads:
+        lines = (pending + data).split(b"\n")
+        pending = lines.pop()
+        state.feed(lines, now)
+    return state
+
+
+def by_reader(reads: list[tuple[bytes, float]]) -> tuple[StreamState, dict[int, int]]:
+    state, itl = StreamState(), {}
+    reader = Reader(state, itl)
+    for data, now in reads:
+        reader(data, now)
+    reader.finish()
+    return state, itl
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(
+    picks=st.lists(st.sampled_from(range(len(EVENTS))), min_size=1, max_size=30),
+    crlf=st.booleans(),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=12),
+)
+def test_reader_equals_line_by_line_for_any_events_and_any_read_boundaries(picks, crlf, cuts):
+    end = b"\r\n" if crlf else b"\n"
+    body = b"".join(EVENTS[i] + end + end for i in picks) + TAIL
+    reads, start = [], 0
+    for n, cut in enumerate(sorted(set(cuts))):
+        if start < cut < len(body):
+            reads.append((body[start:cut], 1.0 + n))
+            start = cut
+    reads.append((body[start:], 100.0))
+    want = line_by_line(reads)
+    got, itl = by_reader(reads)
+    fields = ("chunks", "reads", "t_first", "t_last", "usage", "done", "error")
+    assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
+    assert sum(itl.values()) == max(got.chunks - 1, 0)  # one gap per chunk after the first
+
+
+def test_plain_reads_are_counted_whole_and_anything_else_is_not():
+    assert _plain_text_chunks((TOKEN + b"\n\n") * 3) == 3
+    assert _plain_text_chunks(TOKEN + b"\n\n" + EVENTS[1] + b"\n\n") == 1  # empty content
+    assert _plain_text_chunks(TOKEN + b"\r\n\r\n") is None  # CRLF: line by line
+    assert _plain_text_chunks(EVENTS[2] + b"\n\n") is None  # spaced JSON: line by line
+    assert _plain_text_chunks(EVENTS[4] + b"\n\n") is None  # reasoning: line by line
+    assert _plain_text_chunks(TAIL) is None  # usage and [DONE]: parsed
+
+
+def test_the_read_timeout_is_a_silence_not_a_total():
+    """A 1.5 s stream with 50 ms gaps passes a 0.5 s read timeout on the sink path; a stream
+    that falls silent fails after it."""
+
+    async def go(url, payload):
+        async with stream_client(5) as client:
+            return await stream_run(client, url, payload, timeout_s=0.5)
+
+    with FaultServer(rate=20.0) as server:
+        run = asyncio.run(go(server.url, {"max_tokens": 30}))
+    assert run.ok and run.output_tokens == 30 and run.duration_s > 1.0
+    with FaultServer(mode="hang", rate=1000.0, hang_s=10) as server:
+        run = asyncio.run(go(server.url, {"max_tokens": 20}))
+    assert not run.ok and "timeout: nothing for 0.5 s" in run.error

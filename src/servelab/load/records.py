@@ -42,6 +42,9 @@ class ClientFigures(_Record):
     cpu_pct_max: float = Field(description="The busiest client process's CPU %.")
     send_lag_ms: dict[str, float | None] = Field(description="Actual − due send time, p50/p99.")
     loop_lag_ms: dict[str, float | None] = Field(description="Event-loop wake-up delay, p50/p99.")
+    stamp_error_pct: dict[str, float | None] | None = Field(
+        None, description="Largest TTFT / TPOT error bound of any ok request (load/stamps.py)."
+    )
     achieved_rate: float | None = Field(None, description="(n − 1) / (last send − first send).")
     interarrival_cv: float | None = Field(None, description="σ / mean of the send gaps.")
 

@@ -8,6 +8,7 @@ from servelab.load import honesty
 from servelab.load.histo import Latency
 from servelab.load.records import ClientFigures, Distribution, LoadLevel
 from servelab.load.schedule import achieved_rate, interarrival_cv
+from servelab.load.stamps import Timeline
 from servelab.load.worker import Outcome, ShareResult
 
 
@@ -56,6 +57,20 @@ def meets(outcome: Outcome, slo: dict[str, float]) -> bool:
     return all(values[key] is not None and 1e3 * values[key] <= limit for key, limit in slo.items())
 
 
+def stamp_errors(results: list[ShareResult]) -> dict[str, float | None]:
+    """The largest TTFT and TPOT error bound of any ok request, in % (stamps.py)."""
+    ttft, tpot = [], []
+    for result in results:
+        timeline = Timeline(result.late_wakes)
+        for o in (o for o in result.outcomes if o.ok):
+            k, tpot_s = o.max_read_chunks, o.tpot_s
+            backlog = (k - 1) * tpot_s if k and tpot_s else 0.0
+            first, decode = timeline.request_bounds(o.t_sent, o.ttft_s, o.e2el_s, backlog)
+            ttft += [100 * first] if first is not None else []
+            tpot += [100 * decode] if decode is not None else []
+    return {"ttft": max(ttft, default=None), "tpot": max(tpot, default=None)}
+
+
 def client_figures(
     outcomes: list[Outcome], results: list[ShareResult], scheduled: bool
 ) -> ClientFigures:
@@ -76,6 +91,7 @@ def client_figures(
         cpu_pct_max=max(busy),
         send_lag_ms={"p50": _counts_ms(lags, 50), "p99": _counts_ms(lags, 99)},
         loop_lag_ms={"p50": _counts_ms(loop, 50), "p99": _counts_ms(loop, 99)},
+        stamp_error_pct=stamp_errors(results),
         achieved_rate=achieved_rate(sends) if scheduled else None,
         interarrival_cv=interarrival_cv(sends) if scheduled else None,
     )
@@ -119,4 +135,5 @@ def _verdict(level: LoadLevel, ok: list[Outcome]) -> str | None:
         client.send_lag_ms["p99"],
         statistics.median(spans) if spans else None,
         level.ttft_ms.p50 if level.ttft_ms else None,
+        client.stamp_error_pct,
     )

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from servelab.client import stream_client, stream_run
+from servelab.load.stamps import LATE_S, PROBE_S
 
-PROBE_S = 0.005
 _clock = time.perf_counter
 
 
@@ -38,6 +38,7 @@ class Outcome(NamedTuple):
     t_end: float
     response_id: str | None
     engine_decode_tps: float | None
+    max_read_chunks: int | None = None  # most text chunks one network read brought
 
 
 @dataclass
@@ -56,11 +57,13 @@ class Share:
 
 @dataclass
 class ShareResult:
-    """What one process measured: its requests, ITL and loop-lag counts (µs → n), its CPU."""
+    """What one process measured: its requests, ITL and loop-lag counts (µs → n), its late
+    wakes (wake time, late s; see load/stamps.py), its CPU."""
 
     outcomes: list[Outcome] = field(default_factory=list)
     itl_us: dict[int, int] = field(default_factory=dict)
     loop_lag_us: dict[int, int] = field(default_factory=dict)
+    late_wakes: list[tuple[float, float]] = field(default_factory=list)
     cpu_s: float = 0.0
     wall_s: float = 0.0
 
@@ -110,6 +113,7 @@ class _Runner:
             t_end,
             run.response_id,
             decode,
+            run.max_read_chunks,
         )
         self.result.outcomes.append(outcome)
         return outcome
@@ -148,12 +152,16 @@ class _Runner:
         await asyncio.gather(*tasks)
 
 
-async def _probe(counts: dict[int, int]) -> None:
+async def _probe(counts: dict[int, int], late_wakes: list[tuple[float, float]]) -> None:
     while True:
         expected = _clock() + PROBE_S
         await asyncio.sleep(PROBE_S)
-        late = max(0, round((_clock() - expected) * 1e6))
-        counts[late] = counts.get(late, 0) + 1
+        now = _clock()
+        late = max(0.0, now - expected)
+        micros = round(late * 1e6)
+        counts[micros] = counts.get(micros, 0) + 1
+        if late > LATE_S:
+            late_wakes.append((now, late))
 
 
 async def run_share(share: Share, ready=None) -> ShareResult:
@@ -162,7 +170,8 @@ async def run_share(share: Share, ready=None) -> ShareResult:
         runner = _Runner(share, client)
         if ready is not None:
             await asyncio.get_running_loop().run_in_executor(None, ready)
-        probe = asyncio.ensure_future(_probe(runner.result.loop_lag_us))
+        result = runner.result
+        probe = asyncio.ensure_future(_probe(result.loop_lag_us, result.late_wakes))
         gc.collect()
         gc.disable()  # a full collection mid-level stalls the loop (and every stamp) for ms
         cpu0, t0 = _cpu(), _clock()

@@ -60,13 +60,20 @@ def _level_lines(number: int, level) -> list[str]:
             f"  client: {client.processes} process(es), CPU {client.cpu_pct:.0f} % "
             f"(max {client.cpu_pct_max:.0f} %), send lag p50/p99 {_ms(client.send_lag_ms['p50'])}"
             f"/{_ms(client.send_lag_ms['p99'])} ms, loop lag p99 {_ms(client.loop_lag_ms['p99'])}"
-            f" ms{rate}"
+            f" ms{rate}{_stamp_text(client.stamp_error_pct)}"
         )
     if level.errors:
         lines.append(f"  [red]failed[/]: {'; '.join(level.errors)}")
     if level.unreliable:
         lines.append(f"  [bold yellow]UNRELIABLE, not ranked[/]: {level.unreliable}")
     return lines
+
+
+def _stamp_text(errors: dict[str, float | None] | None) -> str:
+    if not errors or errors.get("tpot") is None:
+        return ""
+    ttft = f"TTFT ≤ {errors['ttft']:.2f} %, " if errors.get("ttft") is not None else ""
+    return f", stamp error bound (worst request) {ttft}TPOT ≤ {errors['tpot']:.2f} %"
 
 
 FORMULA_KEYS = (
@@ -95,8 +102,9 @@ def render_load(load: LoadResult, console: Console) -> None:
     for key in FORMULA_KEYS:
         console.print(f"  {FORMULAS[key]}", highlight=False)
     console.print(
-        f"  unreliable: client CPU ≥ 90 %, 2 × loop lag p99 > 1 % of a decode, loop lag p99 "
-        f"> 5 % of TTFT, or send lag p99 > {SEND_LAG_BOUND_MS:g} ms",
+        f"  unreliable: client CPU ≥ 90 %, any request's TPOT error bound > 1 % or TTFT error "
+        f"bound > 5 % (bound: how late the client's loop can have stamped its first and last "
+        f"token, from its late wakes), or send lag p99 > {SEND_LAG_BOUND_MS:g} ms",
         highlight=False,
     )
     if load.slo:

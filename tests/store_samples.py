@@ -204,6 +204,7 @@ def sample_load() -> LoadResult:
             cpu_pct_max=14.0,
             send_lag_ms={"p50": 0.1, "p99": 0.9},
             loop_lag_ms={"p50": 0.05, "p99": 0.4},
+            stamp_error_pct={"ttft": 0.8, "tpot": 0.07},
             achieved_rate=4.4,
             interarrival_cv=0.97,
         ),

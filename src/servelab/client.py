@@ -91,6 +91,17 @@ def _server_decode(final: dict[str, Any]) -> float | None:
     return None
 
 
+def _short_hint(state: StreamState, tokens: int) -> str:
+    """Why a stream stopped early, as far as the server said (its finish_reason)."""
+    if state.finish_reason == "length":
+        prompt = (state.usage or {}).get("prompt_tokens")
+        used = f" ({prompt} prompt + {tokens} output tokens)" if isinstance(prompt, int) else ""
+        return f"; finish_reason 'length': the server's context per request ran out{used}"
+    if state.finish_reason == "stop":
+        return "; finish_reason 'stop': the server ended at end-of-text despite ignore_eos"
+    return f"; finish_reason {state.finish_reason!r}" if state.finish_reason else ""
+
+
 def _failed(reason: str, started_at: float, **extra: Any) -> RunRecord:
     return RunRecord(index=0, ok=False, error=one_line(reason), started_at=started_at, **extra)
 
@@ -150,7 +161,7 @@ def _record(
             break
     if requested is not None and tokens < requested:
         record.ok = False
-        record.error = f"short: got {tokens} of {requested} tokens"
+        record.error = f"short: got {tokens} of {requested} tokens" + _short_hint(state, tokens)
     return record
 
 

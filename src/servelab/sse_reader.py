@@ -15,14 +15,15 @@ from typing import Any
 
 # A non-empty text value: the first character after the opening quote is not the closing one.
 _TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]')
-# Chunks that need real parsing: a usage object, engine timings or an error.
-_PARSE = re.compile(rb'"(?:usage|timings)"\s*:\s*\{|"error"\s*:')
+# Chunks that need real parsing: a usage object, engine timings, an error or why it finished.
+_PARSE = re.compile(rb'"(?:usage|timings)"\s*:\s*\{|"error"\s*:|"finish_reason"\s*:\s*"')
 _BENIGN_FIELDS = (b":", b"event:", b"id:", b"retry:")
 _COMPACT_CONTENT = b'"content":"'  # how engines write it (compact JSON): found by bytes.find
 MAX_ERROR_CHARS = 300
 # A read made only of complete `data: {…}` events with LF endings (JSON strings hold no raw LF).
 _PLAIN_EVENTS = re.compile(rb"(?:data: ?\{[^\n]*\}\n\n)+")
-_SPECIAL = (b'"usage"', b'"timings"', b'"error"', b"reasoning", b"[DONE]")
+_FINISH = b'"finish_reason":"'  # a finish reason given (compact JSON; token chunks carry null)
+_SPECIAL = (b'"usage"', b'"timings"', b'"error"', _FINISH, b"reasoning", b"[DONE]")
 
 
 def one_line(text: str) -> str:
@@ -40,7 +41,7 @@ def _has_text(data: bytes) -> bool:
 
 def _needs_parse(data: bytes) -> bool:
     """Might the chunk hold usage, timings or an error (then it is JSON-parsed)?"""
-    if b'"usage"' in data or b'"timings"' in data or b'"error"' in data:
+    if b'"usage"' in data or b'"timings"' in data or b'"error"' in data or _FINISH in data:
         return _PARSE.search(data) is not None
     return False
 
@@ -73,6 +74,7 @@ class StreamState:
         "error",
         "response_id",
         "reads",
+        "finish_reason",
     )
 
     def __init__(self) -> None:
@@ -86,6 +88,7 @@ class StreamState:
         self.error: str | None = None
         self.response_id: str | None = None
         self.reads: list[int] = []  # content chunks per network read that carried any
+        self.finish_reason: str | None = None  # the server's own why it stopped, if it said
 
     def feed(self, lines: list[bytes], now: float) -> None:
         """Classify complete SSE lines that arrived in one read at time ``now``."""
@@ -141,6 +144,10 @@ class StreamState:
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
             self.response_id = chunk.get("id") or self.response_id
+        choices = chunk.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            reason = choices[0].get("finish_reason")
+            self.finish_reason = reason if isinstance(reason, str) else self.finish_reason
         if isinstance(chunk.get("timings"), dict):
             self.timings = chunk["timings"]
         self.final.update(chunk)

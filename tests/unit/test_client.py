@@ -96,7 +96,8 @@ def test_faults_become_failed_runs_with_the_reason(mode, reason, make_client):
 def test_short_answer_is_flagged(make_client):
     with FaultServer(mode="short", rate=2000.0) as server:
         run = run_once(server.url, PAYLOAD | {"max_tokens": 20}, make_client=make_client)
-    assert not run.ok and run.error == "short: got 10 of 20 tokens"
+    assert not run.ok and run.error.startswith("short: got 10 of 20 tokens; finish_reason 'length'")
+    assert run.error.endswith("context per request ran out (1 prompt + 10 output tokens)")
     assert run.output_tokens == 10 and run.decode_tps is not None
 
 

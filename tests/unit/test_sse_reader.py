@@ -21,6 +21,7 @@ EVENTS = [
     b'data: {"choices":[{"delta":{"content":"\\"content\\":\\"x"}}]}',
     b'data:{"choices":[{"delta":{"content":"no space"}}]}',
     b": keep-alive",
+    b'data: {"choices":[{"delta":{},"finish_reason":"length"}]}',
 ]
 TAIL = b'data: {"id":"c1","choices":[],"usage":{"completion_tokens":9}}\n\ndata: [DONE]\n\n'
 
@@ -61,7 +62,7 @@ def test_reader_equals_line_by_line_for_any_events_and_any_read_boundaries(picks
     reads.append((body[start:], 100.0))
     want = line_by_line(reads)
     got, itl = by_reader(reads)
-    fields = ("chunks", "reads", "t_first", "t_last", "usage", "done", "error")
+    fields = ("chunks", "reads", "t_first", "t_last", "usage", "done", "error", "finish_reason")
     assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
     assert sum(itl.values()) == max(got.chunks - 1, 0)  # one gap per chunk after the first
 
@@ -73,6 +74,7 @@ def test_plain_reads_are_counted_whole_and_anything_else_is_not():
     assert _plain_text_chunks(EVENTS[2] + b"\n\n") is None  # spaced JSON: line by line
     assert _plain_text_chunks(EVENTS[4] + b"\n\n") is None  # reasoning: line by line
     assert _plain_text_chunks(TAIL) is None  # usage and [DONE]: parsed
+    assert _plain_text_chunks(EVENTS[-1] + b"\n\n") is None  # a finish reason: parsed
 
 
 def test_the_read_timeout_is_a_silence_not_a_total():

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from servelab import metrics
+from servelab.endpoint import auth_headers
 from servelab.errors import RunFailed
 from servelab.records import RunRecord
 from servelab.sse_reader import Reader, StreamState, one_line
@@ -30,10 +31,7 @@ SpecReader = Callable[[dict[str, Any]], tuple[int, int] | None]
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
-    headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    return headers
+    return {"Accept": "text/event-stream", "Accept-Encoding": "identity", **auth_headers(api_key)}
 
 
 def requested_tokens(payload: dict[str, Any]) -> int | None:
@@ -234,10 +232,9 @@ def chat(
 ) -> dict[str, Any]:
     """One plain (non-streamed) chat completion for checks; RunFailed with one line on error."""
     url = base_url.rstrip("/") + CHAT_PATH
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         response = httpx.post(
-            url, json=dict(payload, stream=False), headers=headers, timeout=timeout_s
+            url, json=dict(payload, stream=False), headers=auth_headers(api_key), timeout=timeout_s
         )
     except httpx.TimeoutException:
         raise RunFailed(f"POST {url}: no answer within {timeout_s:g} s") from None

@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from servelab.engines import get_engine, served_context_any
+from servelab.endpoint import auth_headers, first_served
+from servelab.engines import get_engine
 from servelab.engines.base import (
     ENGINE_EXITED,
     KV_TOO_SMALL,
@@ -151,25 +152,21 @@ def _wait_ready(
     api_key: str | None = None,
 ) -> tuple[str, int | None]:
     """Poll /health until 200 — from the engine servelab started, not whatever else answers on
-    the port — then /v1/models; returns (model id, max_model_len)."""
+    the port — then the model list; returns (model id, served context)."""
     begun = last_note = time.monotonic()
     deadline = begun + timeout
     port = httpx.URL(base).port or 80
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    with httpx.Client(timeout=5.0, headers=headers) as client:
+    with httpx.Client(timeout=5.0, headers=auth_headers(api_key)) as client:
         while time.monotonic() < deadline:
             if not started.engine_running():
                 raise _exited(started, engine)
             try:
                 health = client.get(base + engine.health_path)
                 if health.status_code == 200 and started.owns_port(port):
-                    models = client.get(base + "/v1/models")
-                    if models.status_code == 200:
-                        data = models.json().get("data") or []
-                        if data:
-                            first = data[0]
-                            return first.get("id", ""), served_context_any(first)
-            except (httpx.HTTPError, ValueError):
+                    served = first_served(client, base)
+                    if served is not None:
+                        return served
+            except httpx.HTTPError:
                 pass
             now = time.monotonic()
             if progress and now - last_note >= NOTE_EVERY_S:

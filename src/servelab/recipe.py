@@ -154,7 +154,7 @@ class Features(_Strict):
     tools: bool = Field(False, description="Tool calling is on.")
     tool_parser: Text | None = Field(None, description="Engine tool-call parser (vLLM).")
     reasoning_parser: Text | None = Field(None, description="Engine reasoning parser (vLLM).")
-    mmproj: ModelRef | None = Field(None, description="Vision projector (llama.cpp --mmproj).")
+    mmproj: ModelRef | None = Field(None, description="Vision projector model (llama.cpp).")
 
 
 class Runtime(_Strict):

@@ -112,8 +112,12 @@ class SpecStats(_Record):
         None, description=metrics.TOKENS_PER_STEP_ESTIMATE.text
     )
     source: str | None = Field(None, description="metrics or timings.")
-    timings_drafted: int | None = Field(None, description="Σ per-response draft_n.")
-    timings_accepted: int | None = Field(None, description="Σ per-response draft_n_accepted.")
+    timings_drafted: int | None = Field(
+        None, description="Σ drafted tokens in the responses' own records."
+    )
+    timings_accepted: int | None = Field(
+        None, description="Σ accepted tokens in the responses' own records."
+    )
 
 
 class Cluster(_Record):

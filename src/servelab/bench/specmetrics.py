@@ -13,6 +13,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from servelab import metrics
+from servelab.endpoint import auth_headers
 from servelab.engines.base import SpecCounters
 from servelab.errors import RunFailed
 from servelab.records import RunRecord, SpecStats
@@ -25,9 +26,8 @@ def fetch_metrics(
 ) -> str | None:
     """The ``/metrics`` text of a server, or None when it exposes none (404/501)."""
     url = base_url.rstrip("/") + "/metrics"
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout_s)
+        response = httpx.get(url, headers=auth_headers(api_key), timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise RunFailed(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
     if response.status_code in NO_METRICS_STATUS:

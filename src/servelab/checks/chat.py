@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from servelab.engines import served_context_any
+from servelab.endpoint import auth_headers, model_entries, served_context
 
 
 @dataclass
@@ -54,8 +54,9 @@ class ChatClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=auth_headers(api_key), timeout=timeout
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -86,23 +87,19 @@ class ChatClient:
         return ChatReply(response.status_code, body)
 
     def served_max_len(self) -> int | None:
-        """The context length ``/v1/models`` reports for this model, if it reports one."""
+        """The context length the model list reports for this model, if it reports one."""
         try:
-            data = self._http.get("/v1/models").json().get("data") or []
-        except (httpx.HTTPError, ValueError, AttributeError):
+            return served_context(model_entries(self._http), self.model)
+        except httpx.HTTPError:
             return None
-        for entry in data:
-            if entry.get("id") == self.model or len(data) == 1:
-                return served_context_any(entry)
-        return None
 
     def first_model(self) -> str | None:
         """The first model id the server lists (used when none was given)."""
         try:
-            data = self._http.get("/v1/models").json().get("data") or []
-        except (httpx.HTTPError, ValueError, AttributeError):
+            entries = model_entries(self._http)
+        except httpx.HTTPError:
             return None
-        return data[0].get("id") if data else None
+        return entries[0].get("id") if entries else None
 
 
 def _error_text(response: httpx.Response, body: Any) -> str:

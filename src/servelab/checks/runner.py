@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from servelab.checks.context import check_context, default_target
 from servelab.checks.lossless import DEFAULT_TOKENS, compare, generate
 from servelab.checks.tools import check_tools
 from servelab.checks.vision import check_vision
+from servelab.endpoint import auth_headers, resolve_api_key
 from servelab.engines import detect_engine, get_engine
 from servelab.errors import BadInput, EngineFailed
 from servelab.gpu import detect_gpus
@@ -38,7 +38,8 @@ class CheckOptions:
     both_sides: bool = False
     tolerance: int = 0
     tokens: int = DEFAULT_TOKENS
-    api_key: str | None = None
+    api_key: str | None = None  # the --api-key value; the key sent follows endpoint's rule
+    url_key: str | None = None  # a key given in the endpoint URL's user-info
     twin_endpoint: str | None = None
     progress: Progress | None = None
 
@@ -185,9 +186,8 @@ def check_recipe(recipe: Recipe, options: CheckOptions) -> CheckReport:
     return report
 
 
-def _api_key(recipe: Recipe, options: CheckOptions) -> str | None:
-    env = recipe.server.api_key_env
-    return options.api_key or (os.environ.get(env) if env else None)
+def _api_key(recipe: Recipe | None, options: CheckOptions) -> str | None:
+    return resolve_api_key(options.api_key, recipe, options.url_key)
 
 
 def _on_launched(
@@ -250,13 +250,14 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
     from servelab.serving import endpoint_identity
 
     url = url.rstrip("/").removesuffix("/v1")
-    engine, version = detect_engine(url)
-    with ChatClient(url, model or "", options.api_key) as client:
+    api_key = _api_key(None, options)
+    engine, version = detect_engine(url, auth_headers(api_key))
+    with ChatClient(url, model or "", api_key) as client:
         if not model:
             client.model = client.first_model() or ""
             if not client.model:
                 raise BadInput(
-                    "no model listed at /v1/models; pass {model}",
+                    "no model listed; pass {model}",
                     field="endpoint",
                     value=url,
                     mentions=["model"],
@@ -274,7 +275,7 @@ def check_endpoint(url: str, model: str | None, options: CheckOptions) -> CheckR
         if "lossless" in names:
             spec_outputs = generate(client, engine, options.tokens)
             twin_url = options.twin_endpoint.rstrip("/").removesuffix("/v1")
-            with ChatClient(twin_url, client.model, options.api_key) as twin:
+            with ChatClient(twin_url, client.model, api_key) as twin:
                 twin.model = twin.first_model() or client.model
                 base_outputs = generate(twin, detect_engine(twin_url)[0], options.tokens)
             report.checks.append(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 from typing import Any
 
-import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -26,6 +24,7 @@ from servelab.cli.app import (
     workload_option,
 )
 from servelab.cli.bench_load import load_plan
+from servelab.endpoint import auth_headers, first_model, resolve_api_key
 from servelab.engines import detect_engine
 from servelab.errors import BadInput, Interrupted, RunFailed
 from servelab.launch import launch
@@ -69,32 +68,12 @@ def parse_levels(text: str | None) -> list[int]:
     return levels
 
 
-def endpoint_model(url: str, api_key: str | None) -> str:
-    """The first model an endpoint serves (one line on failure)."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        response = httpx.get(url.rstrip("/") + "/v1/models", headers=headers, timeout=10.0)
-    except httpx.HTTPError as exc:
-        raise RunFailed(f"{url}: unreachable ({type(exc).__name__}: {exc})") from None
-    if response.status_code in (401, 403):
-        raise RunFailed(
-            f"{url}/v1/models answered HTTP {response.status_code}: the server wants an API key; "
-            "pass --api-key (or set SERVELAB_API_KEY)"
-        )
-    if response.status_code != 200:
-        raise RunFailed(f"{url}/v1/models answered HTTP {response.status_code}; pass --model")
-    try:
-        return response.json()["data"][0]["id"]
-    except (ValueError, KeyError, IndexError):
-        raise RunFailed(f"{url}/v1/models: no model listed") from None
-
-
 def target_for_endpoint(
     url: str, model: str | None, name: str | None, api_key: str | None, k: int | None
 ) -> Target:
     url = url.rstrip("/").removesuffix("/v1")
-    model = model or endpoint_model(url, api_key)
-    engine, version = detect_engine(url)
+    model = model or first_model(url, api_key)
+    engine, version = detect_engine(url, auth_headers(api_key))
     stack, stack_version = endpoint_identity(url, model, version)
     return Target(
         url=url,
@@ -104,18 +83,6 @@ def target_for_endpoint(
         stack=name or stack,
         stack_version=stack_version,
         k=k,
-    )
-
-
-def bench_key(flag: str | None, recipe: Recipe | None, url_key: str | None) -> str | None:
-    """--api-key, else SERVELAB_API_KEY, else the recipe's server.api_key_env, else a key given
-    in the --endpoint URL (as `check` resolves it)."""
-    recipe_env = recipe.server.api_key_env if recipe is not None else None
-    return (
-        flag
-        or os.environ.get("SERVELAB_API_KEY")
-        or (os.environ.get(recipe_env) if recipe_env else None)
-        or url_key
     )
 
 
@@ -221,7 +188,7 @@ def bench_command(
 def _bench_setup(args: dict[str, Any]) -> tuple[Recipe | None, BenchOptions, Workload]:
     """The recipe, the options (command line, else recipe, else defaults) and the workload."""
     recipe = load_recipe(args["recipe_ref"]) if args["recipe_ref"] else None
-    args["api_key"] = bench_key(args["api_key"], recipe, args["url_key"])
+    args["api_key"] = resolve_api_key(args["api_key"], recipe, args["url_key"])
     levels = parse_levels(args["concurrency"])
     plan = load_plan(levels, args)
     chosen = workload_option(args["workload"], args["prompt"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from servelab.checks.lossless import DEFAULT_TOKENS
@@ -85,7 +83,8 @@ def check_command(
         tolerance=tolerance,
         tokens=tokens,
         twin_endpoint=twin_endpoint,
-        api_key=api_key or os.environ.get("SERVELAB_API_KEY") or url_key,
+        api_key=api_key,
+        url_key=url_key,
         progress=Notes(err_console),
     )
     if recipe_ref is not None:

@@ -60,6 +60,11 @@ def served_context_any(entry: dict) -> int | None:
     return None
 
 
+def response_record_fields() -> tuple[str, ...]:
+    """The streamed-response fields where engines put their own record of a generation."""
+    return tuple(e.response_record_field for e in all_engines() if e.response_record_field)
+
+
 def _likely_first(log: str) -> list[Engine]:
     engines = all_engines()
     return sorted(engines, key=lambda engine: not engine.wrote_log(log))
@@ -99,4 +104,5 @@ __all__ = [
     "get_engine",
     "served_context_any",
     "register",
+    "response_record_fields",
 ]

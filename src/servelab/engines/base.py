@@ -118,6 +118,8 @@ class Engine(ABC):
 
     name: ClassVar[str]
     rank: ClassVar[int] = 100  # listing order (doctor, error messages); lower first
+    # The field of a streamed response where the engine puts its own record of the generation.
+    response_record_field: ClassVar[str | None] = None
     health_path: ClassVar[str] = "/health"
     metric_prefix: ClassVar[str]
     default_port: ClassVar[int]

@@ -82,6 +82,7 @@ def _context_pool(max_model_len: int, slots: int | None) -> int:
 class LlamaCpp(Engine):
     name = "llamacpp"
     rank = 1
+    response_record_field = "timings"
     metric_prefix = "llamacpp:"
     default_port = 8080
     default_ready_timeout = 180.0

@@ -55,7 +55,7 @@ def _length(recipe: Recipe, facts: ModelFacts, requested: int | None) -> tuple[i
             raise BadInput(
                 "expected a positive number of tokens", field="max_model_len", value=requested
             )
-        return requested, "--max-model-len"
+        return requested, "requested"
     if recipe.context.max_model_len:
         return recipe.context.max_model_len, "recipe context.max_model_len"
     if facts.native_context:

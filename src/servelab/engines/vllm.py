@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,9 @@ from servelab.engines.base import (
     Engine,
     Volume,
     common_diagnosis,
+    existing,
     line_of,
+    version_output,
 )
 from servelab.engines.memory import KVLayout
 from servelab.recipe import Recipe
@@ -238,19 +239,13 @@ class VLLM(Engine):
 
     def find_binary(self, recipe: Recipe | None = None) -> Path | None:
         if recipe is not None and recipe.engine.binary:
-            path = Path(recipe.engine.binary)
-            return path if path.exists() else None
+            return existing(recipe.engine.binary)
         found = shutil.which("vllm")
         return Path(found) if found else None
 
     def binary_version(self, path: Path) -> str | None:
-        try:
-            out = subprocess.run(
-                [str(path), "--version"], capture_output=True, text=True, timeout=120
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        match = re.search(r"\d+\.\d+\.\d+\S*", out.stdout + out.stderr)
+        out = version_output(path, timeout=120)
+        match = re.search(r"\d+\.\d+\.\d+\S*", out) if out is not None else None
         return match.group(0) if match else None
 
     def diagnose(self, log: str) -> Diagnosis | None:

@@ -34,6 +34,7 @@ from servelab.store.owners import mark_abandoned, owner_token
 from servelab.store.reported import reported_bench, reported_check_set
 from servelab.store.tables import benches as benches_t
 from servelab.store.tables import runs as runs_t
+from servelab.store.tables import where_given
 from servelab.store.url import make_engine, redacted, resolve_url
 
 
@@ -144,14 +145,9 @@ class Store:
     ) -> list[BenchResult]:
         """Benches rebuilt from the rows, oldest first."""
         query = select(benches_t).order_by(benches_t.c.started_at, benches_t.c.id)
-        if stack is not None:
-            query = query.where(benches_t.c.stack == stack)
-        if version is not None:
-            query = query.where(benches_t.c.stack_version == version)
-        if status is not None:
-            query = query.where(benches_t.c.status == status)
-        if reported is not None:
-            query = query.where(benches_t.c.reported == reported)
+        query = where_given(
+            query, benches_t, stack=stack, stack_version=version, status=status, reported=reported
+        )
         with self._transaction() as conn:
             rows = conn.execute(query).all()
             runs_by_bench = _runs_of(conn, [row.id for row in rows]) if with_runs else {}

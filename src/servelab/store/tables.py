@@ -10,12 +10,20 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
 )
 
 metadata = MetaData()
+
+
+def where_given(query: Select, table: Table, **values: object) -> Select:
+    """``query`` narrowed to the rows whose column equals each value given (None: any value)."""
+    conditions = [table.c[name] == value for name, value in values.items() if value is not None]
+    return query.where(*conditions) if conditions else query
+
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 

@@ -11,6 +11,7 @@ from servelab.records import TuneAttempt, TuneRecord
 from servelab.store.tables import benches as benches_t
 from servelab.store.tables import tune_attempts as attempts_t
 from servelab.store.tables import tunes as tunes_t
+from servelab.store.tables import where_given
 
 
 def insert_tune(conn: Connection, record: TuneRecord) -> None:
@@ -28,10 +29,7 @@ def tune_records(
     conn: Connection, fingerprint: str | None = None, status: str | None = None
 ) -> list[TuneRecord]:
     query = select(tunes_t).order_by(tunes_t.c.created_at, tunes_t.c.id)
-    if fingerprint is not None:
-        query = query.where(tunes_t.c.fingerprint == fingerprint)
-    if status is not None:
-        query = query.where(tunes_t.c.status == status)
+    query = where_given(query, tunes_t, fingerprint=fingerprint, status=status)
     return [_tune_from_row(row) for row in conn.execute(query)]
 
 

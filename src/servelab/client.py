@@ -3,9 +3,9 @@
 The figures (output tokens, TTFT, decode and end-to-end t/s) are defined and computed in
 ``servelab.metrics``; this module only takes the timestamps they need.
 
-Chunks are timestamped per network read and classified by byte tests; only chunks that may
-carry usage, timings or an error are JSON-parsed. Every failure becomes a failed RunRecord with
-a one-line reason; ``stream_run`` never raises to its caller.
+Chunks are timestamped per network read and classified by byte tests (servelab.sse_reader);
+only chunks that may carry usage, the engine's own record or an error are JSON-parsed. Every
+failure becomes a failed RunRecord with a one-line reason; ``stream_run`` never raises.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _record(
         output_tokens=tokens,
         started_at=started_at,
         prompt_tokens=state.usage.get("prompt_tokens"),
-        engine_timings=state.timings,
+        engine_timings=state.record,
         **common,
     )
     record.decode_tps = metrics.decode_tps(tokens, state.t_first, state.t_last)

@@ -1,6 +1,7 @@
 """Reads the SSE body of a streamed chat completion: counts text chunks per network read,
-stamps the first and the last, and JSON-parses only the chunks that may carry usage, engine
-timings or an error.
+stamps the first and the last, and JSON-parses only the chunks that may carry usage, the
+engine's own per-response record (under the field its adapter names), a finish reason or an
+error.
 
 Most reads of a busy stream hold nothing but plain token events; those are classified in one
 pass of byte searches over the whole read (``_plain_text_chunks``), the rest line by line.
@@ -13,17 +14,23 @@ import re
 import time
 from typing import Any
 
+from servelab.engines import response_record_fields
+
 # A non-empty text value: the first character after the opening quote is not the closing one.
 _TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]')
-# Chunks that need real parsing: a usage object, engine timings, an error or why it finished.
-_PARSE = re.compile(rb'"(?:usage|timings)"\s*:\s*\{|"error"\s*:|"finish_reason"\s*:\s*"')
+# The fields under which engines put their own per-response record (each adapter names its own).
+_RECORDS = response_record_fields()
+_OBJECTS = b"|".join(re.escape(name.encode()) for name in ("usage", *_RECORDS))
+# Chunks that need real parsing: usage, an engine's record, an error or why it finished.
+_PARSE = re.compile(rb'"(?:' + _OBJECTS + rb')"\s*:\s*\{|"error"\s*:|"finish_reason"\s*:\s*"')
 _BENIGN_FIELDS = (b":", b"event:", b"id:", b"retry:")
 _COMPACT_CONTENT = b'"content":"'  # how engines write it (compact JSON): found by bytes.find
 MAX_ERROR_CHARS = 300
 # A read made only of complete `data: {…}` events with LF endings (JSON strings hold no raw LF).
 _PLAIN_EVENTS = re.compile(rb"(?:data: ?\{[^\n]*\}\n\n)+")
 _FINISH = b'"finish_reason":"'  # a finish reason given (compact JSON; token chunks carry null)
-_SPECIAL = (b'"usage"', b'"timings"', b'"error"', _FINISH, b"reasoning", b"[DONE]")
+_MARKERS = (b'"usage"', *(b'"%s"' % name.encode() for name in _RECORDS), b'"error"', _FINISH)
+_SPECIAL = (*_MARKERS, b"reasoning", b"[DONE]")
 
 
 def one_line(text: str) -> str:
@@ -40,9 +47,11 @@ def _has_text(data: bytes) -> bool:
 
 
 def _needs_parse(data: bytes) -> bool:
-    """Might the chunk hold usage, timings or an error (then it is JSON-parsed)?"""
-    if b'"usage"' in data or b'"timings"' in data or b'"error"' in data or _FINISH in data:
-        return _PARSE.search(data) is not None
+    """Might the chunk hold usage, an engine's record, a finish reason or an error (then it is
+    JSON-parsed)?"""
+    for marker in _MARKERS:
+        if marker in data:
+            return _PARSE.search(data) is not None
     return False
 
 
@@ -68,7 +77,7 @@ class StreamState:
         "t_first",
         "t_last",
         "usage",
-        "timings",
+        "record",
         "final",
         "done",
         "error",
@@ -82,7 +91,7 @@ class StreamState:
         self.t_first: float | None = None
         self.t_last: float | None = None
         self.usage: dict[str, Any] | None = None
-        self.timings: dict[str, Any] | None = None
+        self.record: dict[str, Any] | None = None  # the engine's own per-response record
         self.final: dict[str, Any] = {}
         self.done = False
         self.error: str | None = None
@@ -148,8 +157,9 @@ class StreamState:
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             reason = choices[0].get("finish_reason")
             self.finish_reason = reason if isinstance(reason, str) else self.finish_reason
-        if isinstance(chunk.get("timings"), dict):
-            self.timings = chunk["timings"]
+        for name in _RECORDS:
+            if isinstance(chunk.get(name), dict):
+                self.record = chunk[name]
         self.final.update(chunk)
         return True
 

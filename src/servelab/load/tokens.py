@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from servelab.endpoint import auth_headers
 from servelab.errors import BadInput, RunFailed
 
 Counter = Callable[[str], int]
@@ -44,8 +45,7 @@ def server_counter(engine, url: str, model: str, api_key: str | None) -> Counter
     if request is None:
         return None
     path = request[0]
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30.0)
+    http = httpx.Client(base_url=url.rstrip("/"), headers=auth_headers(api_key), timeout=30.0)
 
     def count(text: str) -> int:
         body = engine.tokenize_request(model, text)[1]

@@ -10,6 +10,7 @@ failure becomes a failed RunRecord with a one-line reason; ``stream_run`` never 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -34,9 +35,17 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Accept": "text/event-stream", "Accept-Encoding": "identity", **auth_headers(api_key)}
 
 
+@functools.cache
+def _length_fields() -> tuple[str, ...]:
+    from servelab.engines import length_fields
+
+    return length_fields()
+
+
 def requested_tokens(payload: dict[str, Any]) -> int | None:
-    """The output length a payload asks for (max_tokens, max_completion_tokens or n_predict)."""
-    for key in ("max_tokens", "max_completion_tokens", "n_predict"):
+    """The output length a payload asks for (max_tokens, max_completion_tokens or an engine's
+    own field, as the adapters name them)."""
+    for key in _length_fields():
         value = payload.get(key)
         if isinstance(value, int) and value > 0:
             return value

@@ -14,7 +14,7 @@ ENGINES = SRC / "engines"
 LEAKS = [
     r"\bn_ctx",
     r"predicted_\w",
-    r"\bdraft_n\b|draft_n_accepted",
+    r"\bdraft_n\b|draft_n_accepted|\bn_predict\b",
     r"\b(?:vllm|llamacpp|sglang):",
     r"build_info|/props\b|/get_server_info|[\"']/version[\"']",
     r"(?:\.get\(|\[)\s*[\"']timings[\"']|\|timings\b|\btimings\|",  # the field read or matched
@@ -88,6 +88,7 @@ def test_the_scan_catches_each_kind_of_leak():
         'entry.get("max_model_len")  # from GET /v1/models',
         'argv += ["--max-model-len", "4096"]',
         'timings["predicted_n"]',
+        'payload.get("n_predict")',
         'httpx.get(base_url + "/props")',
     ]
     for line in samples:

@@ -65,6 +65,12 @@ def response_record_fields() -> tuple[str, ...]:
     return tuple(e.response_record_field for e in all_engines() if e.response_record_field)
 
 
+def length_fields() -> tuple[str, ...]:
+    """Request fields that ask for an output length: OpenAI's, then each engine's own."""
+    own = (name for engine in all_engines() for name in engine.length_fields)
+    return ("max_tokens", "max_completion_tokens", *dict.fromkeys(own))
+
+
 def _likely_first(log: str) -> list[Engine]:
     engines = all_engines()
     return sorted(engines, key=lambda engine: not engine.wrote_log(log))
@@ -102,6 +108,7 @@ __all__ = [
     "diagnose_any",
     "engine_names",
     "get_engine",
+    "length_fields",
     "served_context_any",
     "register",
     "response_record_fields",

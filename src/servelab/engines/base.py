@@ -121,6 +121,8 @@ class Engine(ABC):
     rank: ClassVar[int] = 100  # listing order (doctor, error messages); lower first
     # The field of a streamed response where the engine puts its own record of the generation.
     response_record_field: ClassVar[str | None] = None
+    # The engine's own request fields for the output length (beyond OpenAI's max_tokens).
+    length_fields: ClassVar[tuple[str, ...]] = ()
     health_path: ClassVar[str] = "/health"
     metric_prefix: ClassVar[str]
     default_port: ClassVar[int]

@@ -84,6 +84,7 @@ class LlamaCpp(Engine):
     name = "llamacpp"
     rank = 1
     response_record_field = "timings"
+    length_fields = ("n_predict",)
     metric_prefix = "llamacpp:"
     default_port = 8080
     default_ready_timeout = 180.0

@@ -173,27 +173,29 @@ def _wait_ready(
                 last_note = now
                 progress(loading_line(started.log, engine, now - begun))
             time.sleep(0.2)
-    diagnosis = engine.diagnose(started.log.read_text(errors="replace"))
-    if diagnosis is None:
-        diagnosis = Diagnosis(
-            NOT_READY,
-            f"the engine was not ready within {timeout:g} s; raise --timeout or read "
-            f"`servelab logs` ({started.log})",
-        )
-    raise EngineFailed(diagnosis.message, diagnosis)
+    not_ready = Diagnosis(
+        NOT_READY,
+        f"the engine was not ready within {timeout:g} s; raise --timeout or read "
+        f"`servelab logs` ({started.log})",
+    )
+    raise _failure(engine, started.log.read_text(errors="replace"), not_ready)
 
 
 def _exited(started: _Started, engine) -> EngineFailed:
     started.keeper.wait(timeout=15)
     text = started.log.read_text(errors="replace")
-    diagnosis = engine.diagnose(text)
-    if diagnosis is None:
-        tail = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["(no log)"]
-        diagnosis = Diagnosis(
-            ENGINE_EXITED,
-            f"the engine exited during start (code {started.keeper.returncode}); last log "
-            f"line: {tail[0].strip()[:200]}",
-        )
+    tail = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["(no log)"]
+    exited = Diagnosis(
+        ENGINE_EXITED,
+        f"the engine exited during start (code {started.keeper.returncode}); last log "
+        f"line: {tail[0].strip()[:200]}",
+    )
+    return _failure(engine, text, exited)
+
+
+def _failure(engine, log: str, fallback: Diagnosis) -> EngineFailed:
+    """The engine's own reading of its log, else ``fallback``, as the error to raise."""
+    diagnosis = engine.diagnose(log) or fallback
     return EngineFailed(diagnosis.message, diagnosis)
 
 

@@ -6,6 +6,7 @@ Tests marked ``llama`` need the real llama-server; they are skipped where it is 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.support import RunCli, llama_server_available, models_root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A runner may start the suite with SIGINT ignored (a background job of a script); the
+    tests that interrupt a servelab process need it delivered, and children inherit SIG_IGN."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

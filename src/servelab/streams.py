@@ -1,17 +1,18 @@
-"""Many streams at once: ``run_concurrent`` spreads concurrent streamed runs over client
-processes (each its own event loop) so the client keeps up; the bench's concurrency levels and
-the client benchmark (benchmarks/client_bench.py) both run it."""
+"""Many streams at once: ``run_concurrent`` spreads one wave of concurrent streamed runs over
+client processes (each its own event loop, ``load.fanout.in_processes``) so the client keeps
+up; the client benchmark (benchmarks/client_bench.py) measures it. Sustained load levels are
+``servelab.load``."""
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
-import queue
 import time
+from collections.abc import Callable
 from typing import Any
 
 from servelab.client import _failed, stream_client, stream_run
+from servelab.load.fanout import in_processes
 from servelab.records import RunRecord
 
 
@@ -35,24 +36,14 @@ async def run_streams(
         )
 
 
-def _worker(
-    base_url: str,
-    payload: dict[str, Any],
-    streams: int,
-    timeout_s: float,
-    api_key: str | None,
-    barrier: Any,
-    results: Any,
-) -> None:
-    try:
-        barrier.wait(timeout=120)  # a sibling that never starts must not hang the others
-        runs = asyncio.run(
-            run_streams(base_url, payload, streams, timeout_s=timeout_s, api_key=api_key)
-        )
-        results.put([run.model_dump() for run in runs])
-    except BaseException as exc:
-        reason = f"client process failed: {type(exc).__name__}: {exc}"
-        results.put([_failed(reason, time.time()).model_dump()] * streams)
+def _streams_job(job: tuple, ready: Callable[[], Any]) -> list[dict[str, Any]]:
+    """One process's streams (``in_processes`` target): their records as dicts."""
+    base_url, payload, streams, timeout_s, api_key = job
+    ready()  # a sibling that never starts must not hang the others (the barrier times out)
+    runs = asyncio.run(
+        run_streams(base_url, payload, streams, timeout_s=timeout_s, api_key=api_key)
+    )
+    return [run.model_dump() for run in runs]
 
 
 STREAMS_PER_PROCESS = 64  # one event loop keeps up with this many streams (benchmarks/RESULTS.md)
@@ -106,45 +97,11 @@ def _run_in_processes(
     timeout_s: float,
     api_key: str | None,
 ) -> list[RunRecord]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(shares))
-    results = context.Queue()
-    workers = [
-        context.Process(
-            target=_worker,
-            args=(base_url, payload, share, timeout_s, api_key, barrier, results),
-            daemon=True,
-        )
-        for share in shares
-    ]
-    for worker in workers:
-        worker.start()
+    jobs = [(base_url, payload, share, timeout_s, api_key) for share in shares]
     merged: list[RunRecord] = []
-    try:
-        for _ in workers:
-            batch = _next_batch(results, workers)
-            if batch is None:
-                break
-            merged.extend(RunRecord(**data) for data in batch)
-    finally:
-        for worker in workers:
-            worker.join(timeout=5)
-            if worker.is_alive():
-                worker.terminate()
-    codes = ", ".join(str(worker.exitcode) for worker in workers)
-    lost = _failed(f"client process died (exit codes {codes})", time.time())
-    merged.extend(lost.model_copy() for _ in range(sum(shares) - len(merged)))
+    for share, (batch, error) in zip(shares, in_processes(_streams_job, jobs), strict=True):
+        if batch is None:
+            merged += [_failed(error, time.time()) for _ in range(share)]
+        else:
+            merged += [RunRecord(**data) for data in batch]
     return merged
-
-
-def _next_batch(results: Any, workers: list[Any]) -> list[dict[str, Any]] | None:
-    """The next worker's records; None once every worker has exited without sending any."""
-    while True:
-        try:
-            return results.get(timeout=0.5)
-        except queue.Empty:
-            if not any(worker.is_alive() for worker in workers):
-                try:
-                    return results.get(timeout=0.5)
-                except queue.Empty:
-                    return None

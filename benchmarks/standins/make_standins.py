@@ -1,6 +1,6 @@
 """Write architecture-faithful, random-weight stand-ins of the post's models.
 
-    SERVELAB_MODELS=<models folder> python benchmarks/standins/make_standins.py [--only a,b] [--out DIR]
+    SERVELAB_MODELS=<models> python benchmarks/standins/make_standins.py [--only a,b] [--out DIR]
 
 Stand-ins land in <out> (default: $SERVELAB_MODELS/standins), one folder each; the recipes
 src/servelab/recipes/standin-*.yaml name them as standins/<folder>.

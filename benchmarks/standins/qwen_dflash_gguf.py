@@ -19,7 +19,7 @@ from pathlib import Path
 
 import gguf
 from common import fresh_dir
-from qwen_mtp_gguf import copy_vocab, mixer_shapes, write_tensors
+from qwen_mtp_gguf import copy_vocab, mixer_shapes, qwen35_metadata, write_tensors
 
 TARGET_ARCH = "qwen35"
 DRAFT_ARCH = "dflash"
@@ -47,7 +47,6 @@ TARGET: dict[str, int] = {
     "context": 262144,
     "full_attention_interval": 4,
 }
-ROPE_SECTIONS = [2, 1, 1, 0]  # the target's interleaved M-RoPE sections, summing to n_rot / 2
 
 # The drafter: 5 layers, 4 sliding-window + 1 full, block 16 (as the real 27B drafter).
 DRAFT: dict[str, int] = {
@@ -79,26 +78,7 @@ def is_recurrent(layer: int) -> bool:
 def _target_metadata(writer: gguf.GGUFWriter, n_vocab: int) -> None:
     h = TARGET
     writer.add_name("servelab stand-in: Qwen 3.6 27B (random weights)")
-    writer.add_vocab_size(n_vocab)
-    writer.add_context_length(h["context"])
-    writer.add_embedding_length(h["n_embd"])
-    writer.add_block_count(h["n_layer"])
-    writer.add_feed_forward_length(h["n_ff"])
-    writer.add_head_count(h["n_head"])
-    writer.add_head_count_kv(h["n_head_kv"])
-    writer.add_key_length(h["head_dim"])
-    writer.add_value_length(h["head_dim"])
-    writer.add_rope_dimension_count(h["n_rot"])
-    writer.add_rope_dimension_sections(ROPE_SECTIONS)
-    writer.add_rope_freq_base(10_000_000.0)
-    writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_ssm_conv_kernel(h["ssm_conv"])
-    writer.add_ssm_state_size(h["ssm_state"])
-    writer.add_ssm_group_count(h["ssm_groups"])
-    writer.add_ssm_time_step_rank(h["ssm_v_heads"])
-    writer.add_ssm_inner_size(h["ssm_state"] * h["ssm_v_heads"])
-    writer.add_full_attention_interval(h["full_attention_interval"])
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    qwen35_metadata(writer, h, n_vocab, h["n_layer"], h["n_ff"])
 
 
 def target_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:

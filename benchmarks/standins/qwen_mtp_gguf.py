@@ -77,12 +77,23 @@ def copy_vocab(writer: gguf.GGUFWriter, stories: Path, control: tuple[str, ...] 
 def _metadata(writer: gguf.GGUFWriter, n_vocab: int) -> None:
     h = HPARAMS
     writer.add_name("servelab stand-in: Qwen 3.6 35B-A3B MTP (random weights)")
+    qwen35_metadata(writer, h, n_vocab, h["n_trunk"] + h["n_nextn"], h["n_ff_exp"])
+    writer.add_nextn_predict_layers(h["n_nextn"])
+    writer.add_expert_count(h["n_expert"])
+    writer.add_expert_used_count(h["n_expert_used"])
+    writer.add_expert_feed_forward_length(h["n_ff_exp"])
+    writer.add_expert_shared_feed_forward_length(h["n_ff_shexp"])
+
+
+def qwen35_metadata(
+    writer: gguf.GGUFWriter, h: dict[str, int], n_vocab: int, blocks: int, n_ff: int
+) -> None:
+    """The keys every Qwen 3.5/3.6 hybrid (Gated DeltaNet + gated attention) GGUF carries."""
     writer.add_vocab_size(n_vocab)
     writer.add_context_length(h["context"])
     writer.add_embedding_length(h["n_embd"])
-    writer.add_block_count(h["n_trunk"] + h["n_nextn"])
-    writer.add_nextn_predict_layers(h["n_nextn"])
-    writer.add_feed_forward_length(h["n_ff_exp"])
+    writer.add_block_count(blocks)
+    writer.add_feed_forward_length(n_ff)
     writer.add_head_count(h["n_head"])
     writer.add_head_count_kv(h["n_head_kv"])
     writer.add_key_length(h["head_dim"])
@@ -91,10 +102,6 @@ def _metadata(writer: gguf.GGUFWriter, n_vocab: int) -> None:
     writer.add_rope_dimension_sections(ROPE_SECTIONS)
     writer.add_rope_freq_base(10_000_000.0)
     writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_expert_count(h["n_expert"])
-    writer.add_expert_used_count(h["n_expert_used"])
-    writer.add_expert_feed_forward_length(h["n_ff_exp"])
-    writer.add_expert_shared_feed_forward_length(h["n_ff_shexp"])
     writer.add_ssm_conv_kernel(h["ssm_conv"])
     writer.add_ssm_state_size(h["ssm_state"])
     writer.add_ssm_group_count(h["ssm_groups"])

@@ -31,8 +31,14 @@ MAX_ERROR_CHARS = 300
 SpecReader = Callable[[dict[str, Any]], tuple[int, int] | None]
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    return {"Accept": "text/event-stream", "Accept-Encoding": "identity", **auth_headers(api_key)}
+def _headers(api_key: str | None, json: bool = False) -> dict[str, str]:
+    kind = {"Content-Type": "application/json"} if json else {}
+    return {
+        "Accept": "text/event-stream",
+        "Accept-Encoding": "identity",
+        **kind,
+        **auth_headers(api_key),
+    }
 
 
 @functools.cache
@@ -192,25 +198,25 @@ async def stream_run(
     state = StreamState()
     started_at = time.time()
     t_sent = time.perf_counter()
+    reader = Reader(state, itl)
     try:
-        async with client.stream(
-            "POST", url, json=body, headers=_headers(api_key), timeout=timeout_s
-        ) as response:
-            if response.status_code >= 400:
-                text = await response.aread()
-                return _failed(
-                    f"HTTP {response.status_code}: {error_message(text[:4000])}", started_at
-                )
-            reader = Reader(state, itl)
-            body = response.extensions.get(BODY)
-            if body is not None:  # the lean transport: reads reach the reader as they arrive
-                await body.deliver(reader)
-            else:  # any other transport: stamped when seen here
-                clock = time.perf_counter
-                async for data in response.aiter_raw():
-                    if not reader(data, clock()):
-                        break
-            reader.finish()
+        lean = getattr(client, "lean", None)
+        if lean is not None:  # stream_client's: no httpx request and response objects
+            status, stream = await lean.post(
+                url, json.dumps(body).encode(), _headers(api_key, json=True), timeout_s
+            )
+            try:
+                if status >= 400:
+                    text = await stream.read_all()
+                    return _failed(f"HTTP {status}: {error_message(text[:4000])}", started_at)
+                await stream.deliver(reader)
+            finally:
+                await stream.aclose()
+        else:
+            failed = await _through_httpx(client, url, body, api_key, timeout_s, reader)
+            if failed is not None:
+                return _failed(failed, started_at)
+        reader.finish()
     except httpx.TimeoutException as exc:
         phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for data"
         state.error = (
@@ -227,9 +233,43 @@ async def stream_run(
     return _record(state, t_sent, started_at, requested, readers)
 
 
+async def _through_httpx(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    api_key: str | None,
+    timeout_s: float,
+    reader: Reader,
+) -> str | None:
+    """The run through any httpx client; the HTTP error's one line, or None."""
+    async with client.stream(
+        "POST", url, json=body, headers=_headers(api_key), timeout=timeout_s
+    ) as response:
+        if response.status_code >= 400:
+            text = await response.aread()
+            return f"HTTP {response.status_code}: {error_message(text[:4000])}"
+        stream = response.extensions.get(BODY)
+        if stream is not None:  # the lean transport: reads reach the reader as they arrive
+            await stream.deliver(reader)
+            return None
+        clock = time.perf_counter  # any other transport: stamped when seen here
+        async for data in response.aiter_raw():
+            if not reader(data, clock()):
+                break
+    return None
+
+
+class LeanClient(httpx.AsyncClient):
+    """An AsyncClient on the lean transport; ``stream_run`` posts through ``lean`` directly."""
+
+    def __init__(self, timeout_s: float | None = None) -> None:
+        self.lean = StreamTransport()
+        super().__init__(transport=self.lean, timeout=timeout_s)
+
+
 def stream_client(timeout_s: float | None = None) -> httpx.AsyncClient:
     """An AsyncClient on the lean streaming transport (any number of keep-alive connections)."""
-    return httpx.AsyncClient(transport=StreamTransport(), timeout=timeout_s)
+    return LeanClient(timeout_s)
 
 
 def chat(

@@ -1,286 +1,45 @@
 """A lean HTTP/1.1 transport for httpx, for many concurrent event streams on few cores.
 
 httpx's default transport parses every HTTP chunk through several layers, which costs tens of
-µs per streamed token. This one decodes chunked bodies inside the asyncio protocol callback and
-hands the consumer everything that arrived in one network read as one piece, or, through
-``Response.extensions["servelab.body"].deliver(sink)``, calls ``sink(data, received_at)`` from
-the protocol callback itself: the consumer's task then wakes once per response, not once per
-read (what lets one core absorb a few hundred thousand streamed tokens a second). Plain
-HTTP/1.1 (and TLS), keeps connections alive per host, and raises httpx's own exceptions
-(ConnectError, ConnectTimeout, ReadTimeout, RemoteProtocolError). No proxies, no HTTP/2.
+µs per streamed token. This one parses responses inside the asyncio protocol callback
+(``servelab.http1``): a consumer gets everything that arrived in one network read as one
+piece, or, through ``Body.deliver(sink)`` (``Response.extensions["servelab.body"]``), has
+``sink(data, received_at)`` called from the callback itself, so its task wakes once per
+response, not once per read. ``post`` skips httpx's request and response objects altogether
+(what lets one core absorb a few hundred thousand streamed tokens a second). Plain HTTP/1.1
+(and TLS), keeps connections alive per host, and raises httpx's own exceptions (ConnectError,
+ConnectTimeout, ReadTimeout, RemoteProtocolError). No proxies, no HTTP/2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-_MAX_HEAD = 64 * 1024
-_clock = time.perf_counter
+from servelab.http1 import Body, Connection, Received, Sink, expire
 
-Sink = Callable[[bytes, float], bool]  # (body bytes of one read, its arrival time) → go on?
+__all__ = ["BODY", "Body", "Received", "Sink", "StreamTransport"]
 
-
-BODY = "servelab.body"  # Response.extensions key of the body, for ``deliver``
+BODY = "servelab.body"  # Response.extensions key of the body, for ``Body.deliver``
 
 
-class Received(bytes):
-    """Body bytes of one network read, with ``received_at`` (time.perf_counter()) of the read."""
-
-    received_at: float
-
-
-class _Connection(asyncio.Protocol):
-    """One TCP connection: parses a response head and its body as bytes arrive."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.head: asyncio.Future | None = None
-        self.parts: deque[bytes] = deque()
-        self.waiter: asyncio.Future | None = None
-        self.framing = ""  # "chunked", "length" or "close"
-        self.remaining = 0  # bytes left in the current chunk / the body
-        self.crlf_due = False
-        self.done = False
-        self.reusable = False
-        self.error: Exception | None = None
-        self.received_at = 0.0
-        self.received_any = False  # any byte of the current response
-        self.sink: Sink | None = None  # set: reads go to it from data_received
-        self.stopped = False  # the sink asked to stop
-        self.timer: asyncio.TimerHandle | None = None
-
-    # --- asyncio.Protocol -----------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.received_at = _clock()
-        self.received_any = True
-        self.buffer += data
-        if self.head is not None and not self.head.done():
-            self._parse_head()
-        elif self.framing:
-            self._parse_body()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.reusable = False
-        if self.head is not None and not self.head.done():
-            self.head.set_exception(
-                httpx.RemoteProtocolError("server disconnected without sending a response")
-            )
-        elif self.framing == "close" and not self.done:
-            self.done = True
-        elif self.framing and not self.done:
-            self.error = httpx.RemoteProtocolError(
-                "peer closed connection without sending complete message body"
-            )
-        self._wake()
-
-    # --- parsing --------------------------------------------------------------------------
-    def start(self, head: asyncio.Future) -> None:
-        self.head, self.parts, self.framing = head, deque(), ""
-        self.done = self.crlf_due = False
-        self.remaining, self.error, self.received_any = 0, None, False
-        self.sink, self.stopped = None, False
-
-    def _parse_head(self) -> None:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.buffer) > _MAX_HEAD:
-                self.head.set_exception(httpx.RemoteProtocolError("response head too large"))
-            return
-        lines = bytes(self.buffer[:end]).split(b"\r\n")
-        del self.buffer[: end + 4]
-        try:
-            version, status, *reason = lines[0].split(b" ", 2)
-            headers = [tuple(part.strip() for part in line.split(b":", 1)) for line in lines[1:]]
-            status_code = int(status)
-        except ValueError:
-            self.head.set_exception(httpx.RemoteProtocolError(f"bad status line {lines[0]!r}"))
-            return
-        fields = {name.lower(): value for name, value in headers}
-        keep_alive = version == b"HTTP/1.1" and fields.get(b"connection", b"").lower() != b"close"
-        if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
-            self.framing = "chunked"
-        elif b"content-length" in fields or status_code in (204, 304):
-            self.framing, self.remaining = "length", int(fields.get(b"content-length", 0))
-        else:
-            self.framing, keep_alive = "close", False
-        self.reusable = keep_alive
-        self.head.set_result((status_code, reason[0] if reason else b"", headers))
-        self._parse_body()
-
-    def _parse_body(self) -> None:
-        if self.framing == "chunked":
-            self._parse_chunked()
-        elif self.buffer:
-            if self.framing == "length":
-                take = min(self.remaining, len(self.buffer))
-                self._add(self.buffer[:take])
-                del self.buffer[:take]
-                self.remaining -= take
-            else:
-                self._add(self.buffer)
-                self.buffer.clear()
-        if self.framing == "length" and self.remaining == 0:
-            self.done = True
-        if self.sink is None or self.done or self.error is not None or self.stopped:
-            self._wake()
-
-    def _parse_chunked(self) -> None:
-        buffer, position, pieces = self.buffer, 0, []
-        size_of = len(buffer)
-        while not self.done:
-            if self.remaining:  # the rest of a chunk split across reads
-                take = min(self.remaining, size_of - position)
-                if not take:
-                    break
-                pieces.append(buffer[position : position + take])
-                position += take
-                self.remaining -= take
-                self.crlf_due = self.remaining == 0
-            elif self.crlf_due:
-                if size_of - position < 2:
-                    break
-                position += 2
-                self.crlf_due = False
-            else:
-                line_end = buffer.find(b"\r\n", position)
-                if line_end < 0:
-                    break
-                try:
-                    size = int(buffer[position:line_end].split(b";", 1)[0], 16)
-                except ValueError:
-                    self.error = httpx.RemoteProtocolError("malformed chunk size line")
-                    self.reusable = False
-                    break
-                if not size:
-                    end = buffer.find(b"\r\n\r\n", line_end)  # last chunk, trailers, blank
-                    if end < 0:
-                        break  # parse the last-chunk line again when the rest has arrived
-                    position, self.done = end + 4, True
-                    break
-                start = line_end + 2
-                end = start + size
-                if end + 2 <= size_of:  # the whole chunk and its CRLF: one step (common case)
-                    pieces.append(buffer[start:end])
-                    position = end + 2
-                else:
-                    position, self.remaining = start, size
-        if pieces:
-            self._add(b"".join(pieces))
-        del buffer[:position]
-
-    def _add(self, data: bytes | bytearray) -> None:
-        sink = self.sink
-        if sink is not None:
-            if not self.stopped and not sink(bytes(data), self.received_at):
-                self.stopped = True
-            return
-        part = Received(data)
-        part.received_at = self.received_at
-        self.parts.append(part)
-
-    def _wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    # --- consumer side --------------------------------------------------------------------
-    async def wait(self, timeout: float | None) -> None:
-        """Until the next wake; ReadTimeout after ``timeout`` s without a byte received."""
-        loop = asyncio.get_running_loop()
-        self.waiter = loop.create_future()
-        self.timer = None
-        if timeout is not None:
-            since = _clock()
-            self.timer = loop.call_later(timeout, self._check_silence, timeout, since)
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
-            if self.timer is not None:
-                self.timer.cancel()
-
-    def _check_silence(self, timeout: float, since: float) -> None:
-        """The read timeout is a silence: re-arm while bytes keep arriving (one timer a wait)."""
-        if self.waiter is None or self.waiter.done():
-            return
-        silent = _clock() - max(since, self.received_at)
-        if silent >= timeout:
-            _expire(self.waiter, timeout)
-        else:
-            loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(timeout - silent, self._check_silence, timeout, since)
-
-    def close(self) -> None:
-        self.reusable = False
-        if self.transport is not None:
-            self.transport.close()
-
-
-def _expire(waiter: asyncio.Future, timeout: float) -> None:
-    if not waiter.done():
-        waiter.set_exception(httpx.ReadTimeout(f"no data for {timeout:g} s"))
-
-
-class _Body(httpx.AsyncByteStream):
-    """The response body: one ``Received`` per network read (chunk framing removed)."""
-
-    def __init__(
-        self, connection: _Connection, pool: StreamTransport, key: tuple, timeout: float | None
-    ) -> None:
-        self.connection, self.pool, self.key, self.timeout = connection, pool, key, timeout
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        connection = self.connection
-        while True:
-            if connection.parts:
-                yield connection.parts.popleft()
-                continue
-            if connection.error is not None:
-                raise connection.error
-            if connection.done:
-                return
-            await connection.wait(self.timeout)
-
-    async def deliver(self, sink: Sink) -> None:
-        """Hand every read to ``sink`` (from the protocol callback) until the body ends or the
-        sink returns False; raises what the connection raised (ReadTimeout after a silence)."""
-        connection = self.connection
-        while connection.parts:
-            part = connection.parts.popleft()
-            if not sink(bytes(part), part.received_at):
-                connection.stopped = True
-                return
-        connection.sink = sink
-        try:
-            while not (connection.done or connection.stopped) and connection.error is None:
-                await connection.wait(self.timeout)
-        finally:
-            connection.sink = None
-        if connection.error is not None and not connection.stopped:
-            raise connection.error
-
-    async def aclose(self) -> None:
-        connection = self.connection
-        if connection.done and connection.reusable and not connection.buffer:
-            self.pool.release(self.key, connection)
-        else:
-            connection.close()
+@functools.lru_cache(maxsize=64)
+def _target(url: str) -> tuple[tuple, bytes, bytes]:
+    """(connection key, request target, Host header value) of a URL, parsed once."""
+    parts = httpx.URL(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.host if parts.port is None else f"{parts.host}:{parts.port}"
+    return (parts.scheme, parts.host, port), parts.raw_path, host.encode()
 
 
 class StreamTransport(httpx.AsyncBaseTransport):
     """``httpx.AsyncClient(transport=StreamTransport())``: keep-alive HTTP/1.1, cheap reads."""
 
     def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self.idle: dict[tuple, list[_Connection]] = {}
+        self.idle: dict[tuple, list[Connection]] = {}
         self.verify = verify
         self._ssl_context: ssl.SSLContext | None = None
 
@@ -297,10 +56,10 @@ class StreamTransport(httpx.AsyncBaseTransport):
                     self._ssl_context.verify_mode = ssl.CERT_NONE
         return self._ssl_context
 
-    def release(self, key: tuple, connection: _Connection) -> None:
+    def release(self, key: tuple, connection: Connection) -> None:
         self.idle.setdefault(key, []).append(connection)
 
-    def _idle_connection(self, key: tuple) -> _Connection | None:
+    def _idle_connection(self, key: tuple) -> Connection | None:
         idle = self.idle.get(key)
         while idle:
             connection = idle.pop()
@@ -308,13 +67,13 @@ class StreamTransport(httpx.AsyncBaseTransport):
                 return connection
         return None
 
-    async def _new_connection(self, key: tuple, timeout: float | None) -> _Connection:
+    async def _new_connection(self, key: tuple, timeout: float | None) -> Connection:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    _Connection,
+                    Connection,
                     host,
                     port,
                     ssl=self.ssl_context if scheme == "https" else None,
@@ -335,22 +94,49 @@ class StreamTransport(httpx.AsyncBaseTransport):
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode(), url.raw_path)]
         head += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
         message = b"".join(head) + b"\r\n" + body
+        status, reason, headers, stream = await self._send(
+            key, message, timeouts.get("connect"), timeouts.get("read")
+        )
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=stream,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason, BODY: stream},
+        )
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float | None
+    ) -> tuple[int, Body]:
+        """POST ``body`` to ``url`` without building httpx's request and response objects (a
+        few hundred µs a request on a slow core): (status, body). httpx's own exceptions."""
+        key, target, host = _target(url)
+        head = [
+            b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (target, host, len(body))
+        ]
+        head += [b"%s: %s\r\n" % (name.encode(), value.encode()) for name, value in headers.items()]
+        message = b"".join(head) + b"\r\n" + body
+        status, _, _, stream = await self._send(key, message, timeout, timeout)
+        return status, stream
+
+    async def _send(
+        self, key: tuple, message: bytes, connect_timeout: float | None, read_timeout: float | None
+    ) -> tuple[int, bytes, list, Body]:
         connection = self._idle_connection(key)
         if connection is not None:
             try:
-                return await self._exchange(connection, key, message, timeouts.get("read"))
+                return await self._exchange(connection, key, message, read_timeout)
             except httpx.RemoteProtocolError:
                 # A kept-alive connection the server had already closed (some servers close
                 # after a streamed response despite keep-alive): nothing was answered, so
                 # send once more on a fresh connection.
                 if connection.received_any:
                     raise
-        connection = await self._new_connection(key, timeouts.get("connect"))
-        return await self._exchange(connection, key, message, timeouts.get("read"))
+        connection = await self._new_connection(key, connect_timeout)
+        return await self._exchange(connection, key, message, read_timeout)
 
     async def _exchange(
-        self, connection: _Connection, key: tuple, message: bytes, read_timeout: float | None
-    ) -> httpx.Response:
+        self, connection: Connection, key: tuple, message: bytes, read_timeout: float | None
+    ) -> tuple[int, bytes, list, Body]:
         """Send one request on ``connection`` and wait for the response head."""
         loop = asyncio.get_running_loop()
         response_head = loop.create_future()
@@ -358,7 +144,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
         connection.buffer.clear()
         connection.transport.write(message)
         timer = (
-            loop.call_later(read_timeout, _expire, response_head, read_timeout)
+            loop.call_later(read_timeout, expire, response_head, read_timeout)
             if read_timeout is not None
             else None
         )
@@ -370,13 +156,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
         finally:
             if timer is not None:
                 timer.cancel()
-        body = _Body(connection, self, key, read_timeout)
-        return httpx.Response(
-            status,
-            headers=headers,
-            stream=body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason, BODY: body},
-        )
+        return status, reason, headers, Body(connection, self, key, read_timeout)
 
     async def aclose(self) -> None:
         for connections in self.idle.values():

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from servelab.client import stream_client, stream_run
-from servelab.transport import Received, StreamTransport, _Connection
+from servelab.http1 import Connection, Received
+from servelab.transport import StreamTransport
 from tests.fakes.fault_server import FaultServer
 
 RESPONSE = (
@@ -17,9 +18,9 @@ RESPONSE = (
 )
 
 
-def deliver(pieces: list[bytes]) -> tuple[tuple, bytes, _Connection]:
+def deliver(pieces: list[bytes]) -> tuple[tuple, bytes, Connection]:
     async def go():
-        connection = _Connection()
+        connection = Connection()
         head = asyncio.get_running_loop().create_future()
         connection.start(head)
         for piece in pieces:
@@ -86,3 +87,19 @@ def test_a_connection_the_server_closed_after_a_stream_is_replaced():
     with FaultServer(rate=5000.0, close_after_stream=True) as server:
         runs = asyncio.run(go(server.url))
     assert [(run.ok, run.output_tokens) for run in runs] == [(True, 5)] * 3
+
+
+def test_a_run_through_httpx_on_the_lean_transport_equals_the_direct_post():
+    """stream_client posts directly; any httpx client on the transport reaches the same body."""
+
+    async def go(url, make):
+        async with make() as client:
+            return await stream_run(client, url, {"max_tokens": 40}, timeout_s=5)
+
+    with FaultServer(rate=2000.0) as server:
+        direct = asyncio.run(go(server.url, lambda: stream_client(5)))
+        plain = lambda: httpx.AsyncClient(transport=StreamTransport())  # noqa: E731
+        through = asyncio.run(go(server.url, plain))
+    assert (direct.ok, direct.output_tokens, direct.chunks) == (True, 40, 40)
+    assert (through.ok, through.output_tokens, through.chunks) == (True, 40, 40)
+    assert direct.decode_tps == pytest.approx(through.decode_tps, rel=0.05)

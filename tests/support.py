@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,3 +39,15 @@ def pid_alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def fake_engine_pids(log: Path, timeout: float = 30) -> tuple[int, int]:
+    """(engine, child) pids the fake slow engine writes to its log once it runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists():
+            match = re.search(r"fake-engine pid (\d+) child (\d+)", log.read_text())
+            if match:
+                return int(match.group(1)), int(match.group(2))
+        time.sleep(0.1)
+    raise AssertionError("the fake engine never started")

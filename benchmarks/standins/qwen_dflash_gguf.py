@@ -19,7 +19,13 @@ from pathlib import Path
 
 import gguf
 from common import fresh_dir
-from qwen_mtp_gguf import copy_vocab, mixer_shapes, qwen35_metadata, write_tensors
+from qwen_mtp_gguf import (
+    copy_vocab,
+    embedding_shapes,
+    mixer_shapes,
+    qwen35_metadata,
+    write_tensors,
+)
 
 TARGET_ARCH = "qwen35"
 DRAFT_ARCH = "dflash"
@@ -85,11 +91,7 @@ def target_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
     """The qwen35 target's tensors (numpy shapes, GGML dims reversed)."""
     h = TARGET
     e = h["n_embd"]
-    shapes: dict[str, tuple[int, ...]] = {
-        "token_embd.weight": (n_vocab, e),
-        "output_norm.weight": (e,),
-        "output.weight": (n_vocab, e),
-    }
+    shapes = embedding_shapes(n_vocab, e)
     for il in range(h["n_layer"]):
         b = f"blk.{il}"
         shapes[f"{b}.attn_norm.weight"] = (e,)

@@ -145,15 +145,20 @@ def mixer_shapes(b: str, h: dict[str, int], *, recurrent: bool) -> dict[str, tup
     }
 
 
-def tensor_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and numpy shape (GGML dims reversed) as llama.cpp loads them."""
-    h = HPARAMS
-    e = h["n_embd"]
-    shapes: dict[str, tuple[int, ...]] = {
+def embedding_shapes(n_vocab: int, e: int) -> dict[str, tuple[int, ...]]:
+    """The input embedding, final norm and output head every Qwen 3.5/3.6 model has."""
+    return {
         "token_embd.weight": (n_vocab, e),
         "output_norm.weight": (e,),
         "output.weight": (n_vocab, e),
     }
+
+
+def tensor_shapes(n_vocab: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and numpy shape (GGML dims reversed) as llama.cpp loads them."""
+    h = HPARAMS
+    e = h["n_embd"]
+    shapes = embedding_shapes(n_vocab, e)
     for il in range(h["n_trunk"] + h["n_nextn"]):
         b = f"blk.{il}"
         shapes[f"{b}.attn_norm.weight"] = (e,)

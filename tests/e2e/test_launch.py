@@ -15,7 +15,7 @@ import pytest
 from servelab.launch import launch, log_path_for
 from servelab.procgroup import group_alive
 from servelab.recipe import load_recipe
-from tests.support import pid_alive
+from tests.support import fake_engine_pids, pid_alive
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
@@ -107,15 +107,7 @@ def _fake_recipe(tmp_path: Path, *extra: str) -> Path:
 
 
 def _engine_pids(timeout: float = 20) -> tuple[int, int]:
-    log = log_path_for("slow")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists():
-            match = re.search(r"fake-engine pid (\d+) child (\d+)", log.read_text())
-            if match:
-                return int(match.group(1)), int(match.group(2))
-        time.sleep(0.1)
-    raise AssertionError("the fake engine never started")
+    return fake_engine_pids(log_path_for("slow"), timeout)
 
 
 @pytest.mark.parametrize("how", ["sigint", "sigkill"])

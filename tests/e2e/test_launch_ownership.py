@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 
 from servelab.errors import EngineFailed
 from servelab.ports import free_port
-from tests.support import pid_alive
+from tests.support import fake_engine_pids, pid_alive
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
@@ -118,15 +117,7 @@ def _slow_recipe(tmp_path: Path) -> Path:
 
 
 def _fake_engine_pids(home: Path, timeout: float = 30) -> tuple[int, int]:
-    log = home / "state" / "logs" / "slow.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists():
-            match = re.search(r"fake-engine pid (\d+) child (\d+)", log.read_text())
-            if match:
-                return int(match.group(1)), int(match.group(2))
-        time.sleep(0.1)
-    raise AssertionError("the fake engine never started")
+    return fake_engine_pids(home / "state" / "logs" / "slow.log", timeout)
 
 
 def test_a_stale_engine_is_reported_by_status_and_stopped_by_down(tmp_path, servelab_home, run_cli):

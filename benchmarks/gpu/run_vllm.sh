@@ -20,8 +20,10 @@
 #   benchmarks/gpu/run_vllm.sh dflash          # issue 11: the DFlash stand-in (variants until one serves)
 #   benchmarks/gpu/run_vllm.sh rest [NAME...]  # issue 11: Gemma 4 no-spec and Nemotron-H stand-ins
 #   ROUNDS=R benchmarks/gpu/run_vllm.sh load [RATE] [N] # issue 16: servelab's load client vs `vllm bench
-#                                         # serve`, A B A B on the 1B stand-in, same dataset and
-#                                         # rate, /metrics around each (benchmarks/gpu/load_ab.py) on the 0.20.2 bundle (setup)
+#                                         # serve` on the 1B stand-in (0.20.2 bundle, setup): rounds
+#                                         # A B, B A, …, both sending vLLM's own Poisson schedule
+#                                         # (benchmarks/gpu/load_ab.py), /metrics around each;
+#                                         # KEEP_UP=1 leaves the engine up, ROUND_FROM=K goes on
 #
 # Everything lands in $WORK (default /tmp/work); each part ends by packing it into
 # $OUT/gpu-results.tar.gz when OUT is set. Engines started by `servelab up` outlive a part
@@ -124,31 +126,45 @@ case $part in setup22|tp|dflash|rest)
 esac
 G=$repo/src/servelab/recipes
 
-load_ab() { # load_ab RATE N: A (servelab) B (vllm bench serve) A B on one server
+load_ab() { # load_ab RATE N: A (servelab) and B (vllm bench serve) on one server, same trace
     local rate=$1 n=$2 name=vllm-standin-1b-nospec url model data=$WORK/load-prompts.jsonl
-    sl up "$R/$name.yaml" --timeout 400 || { pack; return 1; }
-    url=$(url_of "$name")
+    url=$(url_of "$name" 2>/dev/null) || url=
+    if [ -z "$url" ]; then  # a later call goes on with the engine an earlier call started
+        sl up "$R/$name.yaml" --timeout 400 || { pack; return 1; }
+        url=$(url_of "$name")
+    fi
     model=$(python3 -c "import httpx; print(httpx.get('$url/v1/models').json()['data'][0]['id'])")
     python3 benchmarks/gpu/load_ab.py dataset "$data" "$n"
-    for round in $(seq 1 "${ROUNDS:-2}"); do
-        snap "$url" "load-servelab-$round-before"
-        sl bench --endpoint "$url" --model "$model" --request-rate "$rate" --num-prompts "$n" \
-            --dataset "$data" --output-len 256 --warmup 0 --seed "$round" \
-            --json "$WORK/load-servelab-$round.json" > "$WORK/load-servelab-$round.log" 2>&1
-        snap "$url" "load-servelab-$round-after"
-        snap "$url" "load-vllm-$round-before"
-        vllm bench serve --base-url "$url" --model "$model" --tokenizer "$model" \
-            --backend openai-chat --endpoint /v1/chat/completions \
-            --dataset-name custom --dataset-path "$data" --custom-output-len 256 --skip-chat-template \
-            --num-prompts "$n" --request-rate "$rate" --seed "$round" --ignore-eos \
-            --temperature 0 --save-result --result-dir "$WORK" \
-            --result-filename "load-vllm-$round.json" > "$WORK/load-vllm-$round.log" 2>&1 \
-            || echo "vllm bench serve failed (round $round)" >&2
-        snap "$url" "load-vllm-$round-after"
+    for round in $(seq "${ROUND_FROM:-1}" "${ROUNDS:-2}"); do
+        local trace=$WORK/trace-$round.jsonl
+        python3 benchmarks/gpu/load_ab.py trace "$data" "$n" "$rate" "$round" "$trace"
+        # A B in odd rounds, B A in even ones: a drift of the server over the series cancels
+        if [ $((round % 2)) = 1 ]; then ab_servelab; ab_vllm; else ab_vllm; ab_servelab; fi
+        pack
     done
-    tail -40 "$WORK/load-servelab-1.log"
+    tail -40 "$WORK/load-servelab-${ROUND_FROM:-1}.log"
     python3 benchmarks/gpu/load_ab.py compare "$WORK" | tee "$WORK/load-ab.txt"
-    sl down "$name"
+    [ -n "${KEEP_UP:-}" ] || sl down "$name"
+}
+
+ab_servelab() { # round $round of A: servelab replays the trace (one warm-up, like vLLM's test)
+    snap "$url" "load-servelab-$round-before"
+    sl bench --endpoint "$url" --model "$model" --fixed-schedule --dataset "$trace" \
+        --output-len 256 --warmup 1 --json "$WORK/load-servelab-$round.json" \
+        > "$WORK/load-servelab-$round.log" 2>&1
+    snap "$url" "load-servelab-$round-after"
+}
+
+ab_vllm() { # round $round of B: vllm bench serve, the same prompts in order, the same seed
+    snap "$url" "load-vllm-$round-before"
+    vllm bench serve --base-url "$url" --model "$model" --tokenizer "$model" \
+        --backend openai-chat --endpoint /v1/chat/completions \
+        --dataset-name custom --dataset-path "$data" --disable-shuffle --custom-output-len 256 \
+        --skip-chat-template --num-prompts "$n" --request-rate "$rate" --seed "$round" \
+        --ignore-eos --temperature 0 --save-result --save-detailed --result-dir "$WORK" \
+        --result-filename "load-vllm-$round.json" > "$WORK/load-vllm-$round.log" 2>&1 \
+        || echo "vllm bench serve failed (round $round)" >&2
+    snap "$url" "load-vllm-$round-after"
 }
 
 case $part in

@@ -68,6 +68,7 @@ class Stream:
         "tail",
         "t_first",
         "t_last",
+        "t_arrived",
     )
 
     def __init__(
@@ -78,7 +79,8 @@ class Stream:
         self.tokens = tokens
         self.rate = rate
         self.per_chunk = per_chunk
-        self.first_due = CLOCK() + ttft
+        self.t_arrived = CLOCK()  # when the request was parsed
+        self.first_due = self.t_arrived + ttft
         self.chunks_total = math.ceil(tokens / per_chunk)
         self.chunks_sent = 0
         self.token_bytes = sse(chunk_obj(request_id, {"content": " tok" * per_chunk}))
@@ -158,6 +160,7 @@ class TruthServer:
             "tokens": stream.tokens,
             "rate": stream.rate,
             "per_chunk": stream.per_chunk,
+            "t_arrived": stream.t_arrived,
             "t_first": stream.t_first,
             "t_last": stream.t_last,
             "decode_tps": (stream.tokens - 1) / span if span > 0 else None,

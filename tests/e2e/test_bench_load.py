@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from importlib import resources
 
+import httpx
 import jsonschema
 import pytest
 
@@ -85,6 +86,32 @@ def test_poisson_rate_is_achieved(tmp_path, run_cli):
     assert abs(client["interarrival_cv"] - 1) <= 0.2
 
 
+def test_fixed_schedule_replays_the_traces_send_times(tmp_path, run_cli):
+    gaps_ms = [0, 5, 5, 300, 10, 400, 0, 150, 250, 20] * 3
+    stamps = [sum(gaps_ms[: i + 1]) + 1000 for i in range(len(gaps_ms))]
+    rows = [{"prompt": f"p{i}", "timestamp": at} for i, at in enumerate(stamps)]
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("\n".join(json.dumps(row) for row in reversed(rows)) + "\n")
+    out = tmp_path / "trace.json"
+    with TruthServer(1000.0, 0.01) as server:
+        result = run_cli(
+            "bench", "--endpoint", server.url, "--model", "truth", "--fixed-schedule",
+            "--dataset", str(trace), "--output-len", "10", "--warmup", "0",
+            "--db", str(tmp_path / "r.db"), "--json", str(out),
+        )  # fmt: skip
+        truth = httpx.get(server.url + "/truth").json()["requests"]
+    assert result.returncode == 0, result.stderr
+    (level,) = json.loads(out.read_text())["load"]["levels"]
+    assert level["mode"] == "trace" and level["requests"] == level["ok"] == len(rows)
+    span_s = (stamps[-1] - stamps[0]) / 1000
+    assert level["request_rate"] == pytest.approx((len(rows) - 1) / span_s)
+    arrived = sorted(record["t_arrived"] for record in truth.values())
+    offsets_ms = [1000 * (at - arrived[0]) for at in arrived]
+    wanted_ms = [at - stamps[0] for at in stamps]
+    assert max(abs(a - b) for a, b in zip(offsets_ms, wanted_ms, strict=True)) < 50
+    assert "req/s trace" in result.stdout and "Run" not in result.stdout
+
+
 def test_runs_and_levels_keep_the_headline_to_the_runs(tmp_path, run_cli):
     out = tmp_path / "both.json"
     with TruthServer(2000.0, 0.01) as server:
@@ -109,6 +136,8 @@ def test_runs_and_levels_keep_the_headline_to_the_runs(tmp_path, run_cli):
         (["--request-rate", "0"], "every rate must be > 0"),
         (["--max-concurrency", "2", "--prefix-len", "4"], "--prefix-len needs --input-len"),
         (["--max-concurrency", "2", "--dataset", "/nonexistent.jsonl"], "no file"),
+        (["--fixed-schedule"], "--fixed-schedule needs a JSONL --dataset"),
+        (["--fixed-schedule", "--request-rate", "2"], "not with --concurrency, --request-rate"),
     ],
 )
 def test_bad_load_flags_are_one_line(flags, message, run_cli):

@@ -45,6 +45,7 @@ LOAD_HELP = {
     "rate": "Request rates (req/s, comma list), each a level.",
     "burst": "Gamma shape of the arrivals (1 = Poisson; < 1 burstier).",
     "sweep": "Synchronous, saturation, then --sweep-rates Poisson rates in between.",
+    "trace": "Send each --dataset record at its 'timestamp' (ms): trace replay.",
     "in": "Synthetic prompts of exactly N tokens (the model's tokenizer).",
     "out": "Output tokens per load request (default 256).",
     "spread": "Relative spread of input/output lengths (uniform ±).",
@@ -148,6 +149,7 @@ def bench_command(
     arrival: str = typer.Option(None, "--arrival", help="poisson (default), gamma or constant."),
     burstiness: float = typer.Option(1.0, "--burstiness", min=0.01, help=LOAD_HELP["burst"]),
     sweep: bool = typer.Option(False, "--sweep", help=LOAD_HELP["sweep"]),
+    fixed_schedule: bool = typer.Option(False, "--fixed-schedule", help=LOAD_HELP["trace"]),
     sweep_rates: int = typer.Option(4, "--sweep-rates", min=0, help="Rates between (sweep)."),
     input_len: int = typer.Option(None, "--input-len", min=1, help=LOAD_HELP["in"]),
     output_len: int = typer.Option(None, "--output-len", min=1, help=LOAD_HELP["out"]),
@@ -212,7 +214,8 @@ def _bench_setup(args: dict[str, Any]) -> tuple[Recipe | None, BenchOptions, Wor
 
 def _show(result: BenchResult, keep_cold: bool, json_out: str | None) -> None:
     """The tables, the JSON; exit 1 when a run or a load request failed (all are stored)."""
-    render_bench(result, keep_cold, console)
+    if result.runs or result.load is None:  # a load-only bench has no sequential runs to show
+        render_bench(result, keep_cold, console)
     if result.load is not None:
         render_load(result.load, console)
     if json_out is not None:

@@ -73,10 +73,26 @@ def _workload(flags: dict) -> LoadWorkload:
     )
 
 
+def _trace_level(concurrency: list[int], rates: list[float], flags: dict) -> LevelSpec:
+    """The one level of ``--fixed-schedule``: the dataset's own send times."""
+    if concurrency or rates or flags.get("sweep") or flags.get("duration"):
+        raise BadInput(
+            "--fixed-schedule takes its send times from the dataset: "
+            "not with --concurrency, --request-rate, --sweep or --duration"
+        )
+    if not flags.get("dataset") or flags.get("dataset_format") == "sharegpt":
+        raise BadInput("--fixed-schedule needs a JSONL --dataset with a 'timestamp' (ms) per line")
+    return LevelSpec(
+        "trace", max_concurrency=flags.get("max_concurrency"), num_prompts=flags.get("num_prompts")
+    )
+
+
 def load_plan(concurrency: list[int], flags: dict) -> LoadPlan | None:
     """The plan the flags ask for; None when no load mode is given."""
     rates = parse_rates(flags.get("request_rate"))
     max_conc, sweep = flags.get("max_concurrency"), flags.get("sweep")
+    if flags.get("fixed_schedule"):
+        return _plan([_trace_level(concurrency, rates, flags)], flags)
     if not (concurrency or rates or max_conc or sweep):
         given = [name for name in LOAD_ONLY if flags.get(name)]
         if given:
@@ -105,7 +121,15 @@ def load_plan(concurrency: list[int], flags: dict) -> LoadPlan | None:
         )
     if max_conc and not rates and not sweep:
         levels.append(LevelSpec("concurrency", max_concurrency=max_conc, **common))
-    plan = LoadPlan(
+    plan = _plan(levels, flags)
+    if sweep:
+        plan.sweep_rates = flags.get("sweep_rates")
+        plan.sweep_concurrency = max_conc or plan.sweep_concurrency
+    return plan
+
+
+def _plan(levels: list[LevelSpec], flags: dict) -> LoadPlan:
+    return LoadPlan(
         levels=levels,
         num_prompts=flags.get("num_prompts"),
         workload=_workload(flags),
@@ -114,7 +138,3 @@ def load_plan(concurrency: list[int], flags: dict) -> LoadPlan | None:
         warmup=flags.get("warmup"),
         tokenizer=flags.get("tokenizer"),
     )
-    if sweep:
-        plan.sweep_rates = flags.get("sweep_rates")
-        plan.sweep_concurrency = max_conc or plan.sweep_concurrency
-    return plan

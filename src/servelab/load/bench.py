@@ -10,6 +10,7 @@ from servelab.load import prompts, sweep
 from servelab.load.levels import Client, default_prompts, run_level
 from servelab.load.plan import LevelSpec, LoadPlan
 from servelab.load.records import LoadLevel, LoadResult
+from servelab.load.schedule import achieved_rate
 from servelab.load.tokens import Counter, local_counter, server_counter
 
 LevelHook = Callable[[LoadResult], None]
@@ -62,8 +63,15 @@ def run_load(
 
     def measure(spec: LevelSpec) -> LoadLevel:
         spec.num_prompts = spec.num_prompts or plan.num_prompts
-        count = spec.num_prompts or default_prompts(spec)
-        level, _ = run_level(spec, payloads_for(count), client, plan.slo)
+        if spec.mode == "trace":
+            requests = prompts.trace(plan.workload, spec.num_prompts)
+            times = [request.at_s or 0.0 for request in requests]
+            spec.request_rate = achieved_rate(times)
+            chosen = prompts.payloads(requests, target.model, target.engine, temperature)
+            level, _ = run_level(spec, chosen, client, plan.slo, times)
+        else:
+            count = spec.num_prompts or default_prompts(spec)
+            level, _ = run_level(spec, payloads_for(count), client, plan.slo)
         result.levels.append(level)
         result.saturation_rps, result.saturation_output_tps = saturation(result.levels)
         if on_level is not None:

@@ -2,8 +2,8 @@
 
 A level is closed-loop (``max_concurrency`` requests in flight until ``num_prompts`` are done or
 ``duration_s`` has passed) or scheduled (``request_rate`` req/s, Poisson, gamma or constant
-arrivals, optionally capped at ``max_concurrency`` in flight). Default sizes are in
-``default_prompts``.
+arrivals, or a trace's own send times, optionally capped at ``max_concurrency`` in flight).
+Default sizes are in ``default_prompts``.
 """
 
 from __future__ import annotations
@@ -58,8 +58,14 @@ def proportional(total: int, weights: list[int]) -> list[int]:
     return counts
 
 
-def plan_shares(spec: LevelSpec, payloads: list[dict[str, Any]], client: Client) -> list[Share]:
-    """One share per client process (never more processes than streams or requests)."""
+def plan_shares(
+    spec: LevelSpec,
+    payloads: list[dict[str, Any]],
+    client: Client,
+    times: list[float] | None = None,
+) -> list[Share]:
+    """One share per client process (never more processes than streams or requests); a rate
+    level's send offsets are drawn, a trace's (``times``, sorted) are given."""
     cores = client.processes or os.cpu_count() or 1
     common = {"url": client.url, "timeout_s": client.timeout_s, "api_key": client.api_key}
     common["engine"] = client.engine.name if client.engine is not None else None
@@ -78,9 +84,10 @@ def plan_shares(spec: LevelSpec, payloads: list[dict[str, Any]], client: Client)
                 )
             )
     else:
-        times = offsets(
-            len(payloads), spec.request_rate or 1.0, spec.mode, spec.burstiness, spec.seed
-        )
+        if times is None:
+            times = offsets(
+                len(payloads), spec.request_rate or 1.0, spec.mode, spec.burstiness, spec.seed
+            )
         count = max(1, min(cores, len(payloads)))
         caps = proportional(spec.max_concurrency, [1] * count) if spec.max_concurrency else None
         shares = [
@@ -116,9 +123,10 @@ def run_level(
     payloads: list[dict[str, Any]],
     client: Client,
     slo: dict[str, float] | None = None,
+    times: list[float] | None = None,
 ) -> tuple[LoadLevel, list[Outcome]]:
     """Measure one level; the server's counters are read just before and just after it."""
-    shares = plan_shares(spec, payloads, client)
+    shares = plan_shares(spec, payloads, client, times)
     warm_up(shares, client.warmup)
     before = server.snapshot(client.engine, client.url, client.api_key)
     results = run_shares(shares)

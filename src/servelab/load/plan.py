@@ -13,7 +13,7 @@ DEFAULT_THROUGHPUT_CONCURRENCY = 32
 class LevelSpec:
     """What one level offers."""
 
-    mode: str  # concurrency, poisson, gamma or constant
+    mode: str  # concurrency, poisson, gamma, constant or trace (the dataset's timestamps)
     max_concurrency: int | None = None
     request_rate: float | None = None
     num_prompts: int | None = None

@@ -5,7 +5,8 @@ a JSONL dataset or a ShareGPT file. Every request is a chat payload with a fixed
 - synthetic: a user message of ``input_len`` tokens (uniform in ±``spread`` × input_len), the
   first ``prefix_len`` of them shared by every request, the rest random words; ``output_len``
   (± the same spread) tokens out. Lengths count the message's tokens without the chat template.
-- jsonl: one ``{"prompt": …}`` or ``{"messages": […]}`` per line, optional ``output_tokens``.
+- jsonl: one ``{"prompt": …}`` or ``{"messages": […]}`` per line, optional ``output_tokens``
+  and ``timestamp`` (ms; a fixed schedule sends each record at its timestamp: trace replay).
 - sharegpt: ``[{"conversations": [{"from": "human", "value": …}, {"from": "gpt", …}]}, …]``;
   the first human turn is sent and the first reply's length (counted) is asked for.
 """
@@ -44,6 +45,7 @@ class LoadWorkload:
 class Request:
     messages: list[dict[str, Any]]
     output_tokens: int
+    at_s: float | None = None  # a trace's send time (seconds from its start)
 
 
 def _vocabulary() -> list[str]:
@@ -120,8 +122,26 @@ def jsonl(spec: LoadWorkload) -> list[Request]:
         out = row.get("output_tokens", spec.output_len)
         if not isinstance(out, int) or out < 1:
             raise BadInput(f"{path}: entry {number}: output_tokens must be a positive integer")
-        requests.append(Request(messages, out))
+        at = row.get("timestamp")
+        if at is not None and (isinstance(at, bool) or not isinstance(at, int | float) or at < 0):
+            raise BadInput(f"{path}: entry {number}: timestamp must be a number of ms ≥ 0")
+        requests.append(Request(messages, out, None if at is None else at / 1000.0))
     return requests
+
+
+def trace(spec: LoadWorkload, count: int | None) -> list[Request]:
+    """The first ``count`` (default: all) records of a timestamped JSONL, in send order, the
+    first at 0 s."""
+    requests = jsonl(spec)
+    missing = next((n for n, r in enumerate(requests, 1) if r.at_s is None), None)
+    if missing is not None:
+        raise BadInput(f"{spec.path}: entry {missing} has no 'timestamp' (ms) for a fixed schedule")
+    if count is not None and count > len(requests):
+        raise BadInput(f"--num-prompts {count}: the trace {spec.path} has {len(requests)} entries")
+    requests.sort(key=lambda request: request.at_s or 0.0)
+    chosen = requests[: count or len(requests)]
+    start = chosen[0].at_s or 0.0
+    return [Request(r.messages, r.output_tokens, (r.at_s or 0.0) - start) for r in chosen]
 
 
 def sharegpt(spec: LoadWorkload, counter: Counter | None) -> list[Request]:

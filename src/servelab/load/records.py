@@ -52,7 +52,9 @@ class ClientFigures(_Record):
 class LoadLevel(_Record):
     """One sustained load level (the keys of ``load.levels[]``)."""
 
-    mode: str = Field(description="concurrency, poisson, gamma or constant.")
+    mode: str = Field(
+        description="concurrency, poisson, gamma, constant or trace (a dataset's timestamps)."
+    )
     max_concurrency: int | None = None
     request_rate: float | None = None
     requests: int

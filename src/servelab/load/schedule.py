@@ -3,6 +3,12 @@
 Inter-arrival times have mean ``1 / rate``. Poisson: exponential gaps (CV 1). Gamma with shape
 ``burstiness``: CV = 1 / √burstiness (< 1 smoother, > 1 burstier; 1 is Poisson). Constant: equal
 gaps (CV 0). The first request leaves at offset 0; a seed makes a schedule reproducible.
+
+Random gaps are rescaled so the last request leaves at exactly ``(count − 1) / rate``: the offered
+rate is then the achieved one, not a draw that is a few % off (400 Poisson gaps sum to within
+±5 % of their mean, one σ). Rescaling the partial sums by the total keeps the process a Poisson
+(or gamma renewal) process, conditioned on the sum of its gaps; ``vllm bench serve`` stabilises
+its schedule the same way, so two tools (or two seeds) offer the same load.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ def offsets(
                 gap = rng.gammavariate(burstiness, mean_gap / burstiness)
             now += gap
         times.append(now)
+    if arrival != "constant" and count > 1 and times[-1] > 0:
+        scale = (count - 1) / rate / times[-1]
+        times = [time * scale for time in times]
     return times
 
 

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from servelab.errors import BadInput
-from servelab.load.prompts import LoadWorkload, payloads, requests_for
+from servelab.load.prompts import LoadWorkload, payloads, requests_for, trace
 from servelab.load.tokens import exact_text, local_counter
 from tests.support import models_root
 
@@ -73,3 +73,28 @@ def test_bad_dataset_lines_are_bad_input(tmp_path):
     bad.write_text('{"text": "no prompt"}\n')
     with pytest.raises(BadInput, match="neither 'prompt' nor 'messages'"):
         requests_for(LoadWorkload(kind="jsonl", path=str(bad)), [], 1, None)
+
+
+def test_a_trace_is_sorted_by_timestamp_and_starts_at_zero(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    rows = [{"prompt": "b", "timestamp": 1250}, {"prompt": "a", "timestamp": 1000.0},
+            {"prompt": "c", "timestamp": 4000, "output_tokens": 3}]  # fmt: skip
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    spec = LoadWorkload(kind="jsonl", path=str(path), output_len=9)
+    requests = trace(spec, None)
+    assert [r.messages[0]["content"] for r in requests] == ["a", "b", "c"]
+    assert [r.at_s for r in requests] == [0.0, 0.25, 3.0]
+    assert [r.output_tokens for r in requests] == [9, 9, 3]
+    assert [r.at_s for r in trace(spec, 2)] == [0.0, 0.25]
+    with pytest.raises(BadInput, match="the trace .* has 3 entries"):
+        trace(spec, 4)
+
+
+def test_a_trace_needs_a_valid_timestamp_on_every_entry(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    path.write_text('{"prompt": "a", "timestamp": 0}\n{"prompt": "b"}\n')
+    with pytest.raises(BadInput, match="entry 2 has no 'timestamp'"):
+        trace(LoadWorkload(kind="jsonl", path=str(path)), None)
+    path.write_text('{"prompt": "a", "timestamp": -5}\n')
+    with pytest.raises(BadInput, match="timestamp must be a number of ms"):
+        trace(LoadWorkload(kind="jsonl", path=str(path)), None)

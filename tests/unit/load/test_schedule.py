@@ -10,14 +10,21 @@ from servelab.load.schedule import achieved_rate, gamma_cv, interarrival_cv, off
 def test_poisson_has_the_rate_and_a_cv_of_one():
     times = offsets(5000, 20.0, "poisson", seed=3)
     assert times[0] == 0.0 and times == sorted(times)
-    assert achieved_rate(times) == pytest.approx(20.0, rel=0.05)
+    assert achieved_rate(times) == pytest.approx(20.0, rel=1e-9)
     assert interarrival_cv(times) == pytest.approx(1.0, abs=0.05)
+
+
+def test_random_schedules_are_rescaled_to_the_exact_span_whatever_the_seed():
+    for seed in range(5):
+        assert offsets(400, 20.0, seed=seed)[-1] == pytest.approx(399 / 20.0, rel=1e-12)
+        short = offsets(3, 2.0, "gamma", burstiness=0.5, seed=seed)
+        assert short[0] == 0.0 and short[-1] == pytest.approx(1.0) and short == sorted(short)
 
 
 def test_gamma_burstiness_sets_the_cv():
     for shape in (0.25, 4.0):
         times = offsets(5000, 10.0, "gamma", burstiness=shape, seed=1)
-        assert achieved_rate(times) == pytest.approx(10.0, rel=0.08)
+        assert achieved_rate(times) == pytest.approx(10.0, rel=1e-9)
         assert interarrival_cv(times) == pytest.approx(gamma_cv(shape), rel=0.1)
 
 

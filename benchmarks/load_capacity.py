@@ -4,8 +4,10 @@ Each configuration is one closed-loop load level (``run_level``: one client proc
 warm-up excluded) of ``streams`` concurrent streams at ``rate`` t/s per stream, ``rounds`` ×
 streams requests. Reported per level: streamed t/s (the level's output t/s = Σ output tokens /
 level duration), each request's TPOT against the truth server's own (matched by response id;
-truth TPOT = (t_last_write − t_first_write) / (tokens − 1)), client CPU µs per token
-(Σ client process CPU / tokens), and the client's own verdict (``unreliable`` and why).
+truth TPOT = (t_last_write − t_first_write) / (tokens − 1)), each reported TPOT figure (mean,
+p50–p99) against the same figure of the true TPOTs beside the client's own bound on it
+(``client.figure_error_pct``), client CPU µs per token (Σ client process CPU / tokens), and the
+client's own verdict (``unreliable`` and why).
 
     python benchmarks/load_capacity.py --streams 100 --rates 2500 [--per-chunk 1] [--json F]
 """
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -43,11 +47,12 @@ def measure(url: str, streams: int, rate: float, args) -> dict:
     spec = LevelSpec("concurrency", max_concurrency=streams)
     level, outcomes = run_level(spec, [payload] * (streams * args.rounds), client)
     report = truth(url)
-    errors = []
+    errors, true_tpots = [], []
     for outcome in outcomes:
         real = report["requests"].get(outcome.response_id or "")
         if outcome.ok and real and real["decode_tps"] and outcome.tpot_s:
             errors.append(outcome.tpot_s * real["decode_tps"] - 1)  # tpot / true tpot − 1
+            true_tpots.append(1e3 / real["decode_tps"])
     produced = sum(o.output_tokens or 0 for o in outcomes if o.ok)
     wall_cpu = level.client.cpu_pct / 100 * level.client.processes * level.duration_s
     return {
@@ -68,7 +73,21 @@ def measure(url: str, streams: int, rate: float, args) -> dict:
         if produced
         else None,
         "unreliable": level.unreliable,
+        "tpot_figure_error_pct": figure_errors(level.tpot_ms, true_tpots),
+        "tpot_figure_bound_pct": (level.client.figure_error_pct or {}).get("tpot_ms"),
+        "tpot_figure_late_pct": (level.client.figure_late_pct or {}).get("tpot_ms"),
     }
+
+
+def figure_errors(reported, true_ms: list[float]) -> dict[str, float] | None:
+    """Each reported TPOT figure against the same figure of the true TPOTs, in %."""
+    if reported is None or not true_ms:
+        return None
+    ordered = sorted(true_ms)
+    truth_figures = {"mean": statistics.fmean(true_ms)}
+    for name in ("p50", "p90", "p95", "p99"):
+        truth_figures[name] = ordered[max(0, math.ceil(float(name[1:]) / 100 * len(ordered)) - 1)]
+    return {name: 100 * (getattr(reported, name) / t - 1) for name, t in truth_figures.items()}
 
 
 def show(row: dict) -> None:
@@ -81,6 +100,12 @@ def show(row: dict) -> None:
         f"{row['client_cpu_us_per_token'] or 0:.2f} µs/tok (max proc CPU "
         f"{row['client_cpu_pct_max']:.0f} %, loop lag p99 {row['loop_lag_p99_ms']} ms), "
         f"server {row['server_cpu_us_per_token'] or 0:.2f} µs/tok — {verdict}",
+        flush=True,
+    )
+    real, bound = row["tpot_figure_error_pct"] or {}, row["tpot_figure_bound_pct"] or {}
+    print(
+        "      TPOT figure real error / client bound: "
+        + ", ".join(f"{k} {real[k]:+.3f} / ≤{bound.get(k) or 0:.3f} %" for k in real),
         flush=True,
     )
 

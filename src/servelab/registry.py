@@ -162,10 +162,11 @@ def stop_stale(entry: dict[str, Any], grace: float) -> None:
 
 def down(name: str | None = None, grace: float = 10.0) -> list[str]:
     """Stop one registered engine (or all with name None), and stale ones of that name."""
-    stopped = []
+    stopped, launches = [], set()
     for path, record in registered():
         if name is not None and record["name"] != name:
             continue
+        launches.add(record.get("launch"))
         with suppress(ProcessLookupError, PermissionError):
             if process_alive(record.get("keeper_pid"), record.get("keeper_start")):
                 os.kill(record["keeper_pid"], signal.SIGTERM)
@@ -173,6 +174,8 @@ def down(name: str | None = None, grace: float = 10.0) -> list[str]:
         path.unlink(missing_ok=True)
         stopped.append(record["name"])
     for entry in stale_launches():
+        if entry.get("launch") in launches:
+            continue  # the keeper just told to stop, still exiting: not a stale launch
         if name is None or entry["name"] == name:
             stop_stale(entry, grace)
             stopped.append(f"{entry['name']} (stale)")

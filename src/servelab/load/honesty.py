@@ -1,20 +1,24 @@
 """When the client's own figures for a level cannot be trusted, and why (one line).
 
 Every timestamp is taken on a client event loop; when that loop wakes late, so are the stamps.
-The bounds below are what a stamp late by the loop's p99 lag would do to the reported figures:
 
 - CPU: a client process busy ≥ ``CPU_BOUND_PCT`` % of the level's wall time is saturated.
-- TPOT: every request's TPOT error bound (load/stamps.py: how late its first and last token can
-  have been stamped, from the loop's late wakes around them) must stay within ``TPOT_BOUND``
-  (1 %): the client marks the level before it reports a figure that can be that wrong.
-- TTFT: likewise every request's TTFT error bound within ``TTFT_BOUND`` (5 %).
-  (Without per-request bounds, the p99 loop lag stands in: two stamps late by it within 1 % of
-  the median decode time, one within 5 % of the median TTFT.)
+- TPOT: every reported TPOT figure (mean, p50, p90, p95, p99) must be within ``TPOT_BOUND``
+  (1 %) of what the requests' stamps allow (load/figure_bounds.py, from each request's bound in
+  load/stamps.py: how late its first and last token were seen to be stamped): the client marks
+  the level before it reports a figure that can be that wrong.
+- TTFT: likewise every reported TTFT figure within ``TTFT_BOUND`` (5 %).
+  The stamp resolution (a busy spell shorter than the probe can see) is printed with the bounds
+  but marks nothing: an idle client has it too. (Levels stored without bounds fall back on the
+  p99 loop lag: two stamps late by it within 1 % of the median decode time, one within 5 % of
+  the median TTFT.)
 - Sends: the p99 of (actual − due send time) must stay under ``SEND_LAG_BOUND_MS``; the closed
   loop's first wave, which starts all at once by design, is not counted.
 """
 
 from __future__ import annotations
+
+from servelab.load.figure_bounds import worst
 
 CPU_BOUND_PCT = 90.0
 TPOT_BOUND = 0.01
@@ -28,14 +32,14 @@ def verdict(
     send_lag_p99_ms: float | None,
     decode_span_p50_ms: float | None,
     ttft_p50_ms: float | None,
-    stamp_error_pct: dict[str, float | None] | None = None,
+    figure_late_pct: dict[str, dict[str, float | None]] | None = None,
 ) -> str | None:
     """None when the level is reliable, else every reason, joined by '; '."""
     reasons = []
     if cpu_pct_max >= CPU_BOUND_PCT:
         reasons.append(f"client CPU pegged ({cpu_pct_max:.0f} % ≥ {CPU_BOUND_PCT:.0f} %)")
-    if stamp_error_pct is not None:
-        reasons += _stamp_reasons(stamp_error_pct)
+    if figure_late_pct is not None:
+        reasons += _stamp_reasons(figure_late_pct)
     else:
         reasons += _lag_reasons(loop_lag_p99_ms or 0.0, decode_span_p50_ms, ttft_p50_ms)
     if send_lag_p99_ms is not None and send_lag_p99_ms > SEND_LAG_BOUND_MS:
@@ -46,14 +50,15 @@ def verdict(
     return "; ".join(reasons) or None
 
 
-def _stamp_reasons(errors: dict[str, float | None]) -> list[str]:
+def _stamp_reasons(errors: dict[str, dict[str, float | None]]) -> list[str]:
     reasons = []
-    for key, bound in (("tpot", TPOT_BOUND), ("ttft", TTFT_BOUND)):
-        value = errors.get(key)
-        if value is not None and value > 100 * bound:
+    for key, bound in (("tpot_ms", TPOT_BOUND), ("ttft_ms", TTFT_BOUND)):
+        widest = worst(errors.get(key) or {})
+        if widest is not None and widest[1] > 100 * bound:
+            name = key.removesuffix("_ms").upper()
             reasons.append(
-                f"{key.upper()} may be off by up to {value:.2f} % for some request (the client's "
-                f"loop was late around its stamps) > {100 * bound:g} %"
+                f"{name} {widest[0]} may be off by up to {widest[1]:.2f} % (the client's loop was "
+                f"late around its stamps) > {100 * bound:g} %"
             )
     return reasons
 

@@ -45,6 +45,17 @@ class ClientFigures(_Record):
     stamp_error_pct: dict[str, float | None] | None = Field(
         None, description="Largest TTFT / TPOT error bound of any ok request (load/stamps.py)."
     )
+    figure_error_pct: dict[str, dict[str, float | None]] | None = Field(
+        None,
+        description="Per reported TTFT / TPOT figure (mean, p50–p99), the most it can be off, %, "
+        "stamp resolution included (load/figure_bounds.py).",
+    )
+    figure_late_pct: dict[str, dict[str, float | None]] | None = Field(
+        None, description="The same from the client's seen lateness alone: what marks a level."
+    )
+    stamp_resolution_ms: float | None = Field(
+        None, description="Lateness every stamp is allowed (a busy spell the probe cannot see)."
+    )
     achieved_rate: float | None = Field(None, description="(n − 1) / (last send − first send).")
     interarrival_cv: float | None = Field(None, description="σ / mean of the send gaps.")
 

@@ -1,13 +1,17 @@
 """How far each request's own timestamps can be off, from the client's loop-lag timeline.
 
 Every stamp is taken on a client event loop. A probe wakes every ``PROBE_S``; a wake at ``w``
-that is ``L`` late shows the loop was busy from about ``w − L`` to ``w``. Bytes that arrived
-while it was busy were stamped when it got free, so a stamp ``s`` is late by at most
+that is ``L`` late shows the loop was busy (or not scheduled) since about ``w − L − PROBE_S``,
+the probe's previous, punctual wake. Late wakes whose spans ``[w − L − PROBE_S, w +
+RESOLUTION_S]`` touch merge into busy periods: one long callback, or consecutive long loop
+iterations (bytes that arrive during one iteration are read in the next). Outside a busy period
+the loop reads bytes within ``RESOLUTION_S`` of their arrival; inside one that began at ``a``,
+bytes that arrived after ``a`` were stamped at ``s``, so
 
-    bound(s) = PROBE_S + LATE_S + max{ L : w − L − PROBE_S ≤ s ≤ w + PROBE_S }   (0 if none)
+    bound(s) = RESOLUTION_S + (s − a   if s lies in the busy period [a, b], else 0)
 
 (only wakes later than ``LATE_S``, the loop's timer granularity, are kept; a busy spell between
-two punctual wakes stays unseen but is shorter than ``PROBE_S + LATE_S``).
+two punctual wakes stays unseen but is shorter than ``RESOLUTION_S = PROBE_S + LATE_S``).
 Bytes can also wait outside the loop: when the client falls behind, they queue in the socket
 and in the server's send buffer, and arrive in catch-up reads of many chunks. A read of ``k``
 chunks of a stream decoding one chunk per TPOT may hold a chunk ``(k − 1) × TPOT`` old, so with
@@ -25,29 +29,35 @@ from collections.abc import Sequence
 
 PROBE_S = 0.001
 LATE_S = 0.001  # wakes later than this are kept (timers fire on whole milliseconds)
+RESOLUTION_S = PROBE_S + LATE_S  # a busy spell the probe cannot see is shorter than this
 
 
 class Timeline:
-    """One client process's late wakes, sorted, for bounding the stamps taken on its loop."""
+    """One client process's busy periods (merged late wakes), for bounding the stamps taken on
+    its loop."""
 
     def __init__(self, late_wakes: Sequence[tuple[float, float]]) -> None:
-        ordered = sorted(late_wakes)
-        self.wakes = [wake for wake, _ in ordered]
-        self.lates = [late for _, late in ordered]
-        self.longest = max(self.lates, default=0.0)
+        spans = sorted((wake - late - PROBE_S, wake + RESOLUTION_S) for wake, late in late_wakes)
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        for start, end in spans:
+            if self.ends and start <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], end)
+            else:
+                self.starts.append(start)
+                self.ends.append(end)
 
     def bound(self, stamp: float) -> float:
         """The most a stamp taken at ``stamp`` can be late (s)."""
-        worst = 0.0
-        index = bisect.bisect_left(self.wakes, stamp - PROBE_S)
-        wakes, lates = self.wakes, self.lates
-        for k in range(index, len(wakes)):
-            wake, late = wakes[k], lates[k]
-            if wake - self.longest - PROBE_S > stamp:
-                break  # no later wake reaches back to the stamp
-            if wake - late - PROBE_S <= stamp:
-                worst = max(worst, late)
-        return PROBE_S + LATE_S + worst
+        return RESOLUTION_S + self.late(stamp)
+
+    def late(self, stamp: float) -> float:
+        """How long the loop had been busy when it took ``stamp`` (s; the bound less the
+        resolution)."""
+        index = bisect.bisect_right(self.starts, stamp) - 1
+        if index >= 0 and stamp <= self.ends[index]:
+            return stamp - self.starts[index]
+        return 0.0
 
     def request_bounds(
         self, t_sent: float, ttft_s: float | None, e2el_s: float | None, backlog_s: float = 0.0

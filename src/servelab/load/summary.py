@@ -5,10 +5,11 @@ from __future__ import annotations
 import statistics
 
 from servelab.load import honesty
+from servelab.load.figure_bounds import StampBounds
 from servelab.load.histo import Latency
 from servelab.load.records import ClientFigures, Distribution, LoadLevel
 from servelab.load.schedule import achieved_rate, interarrival_cv
-from servelab.load.stamps import Timeline
+from servelab.load.stamps import RESOLUTION_S
 from servelab.load.worker import Outcome, ShareResult
 
 
@@ -57,20 +58,6 @@ def meets(outcome: Outcome, slo: dict[str, float]) -> bool:
     return all(values[key] is not None and 1e3 * values[key] <= limit for key, limit in slo.items())
 
 
-def stamp_errors(results: list[ShareResult]) -> dict[str, float | None]:
-    """The largest TTFT and TPOT error bound of any ok request, in % (stamps.py)."""
-    ttft, tpot = [], []
-    for result in results:
-        timeline = Timeline(result.late_wakes)
-        for o in (o for o in result.outcomes if o.ok):
-            k, tpot_s = o.max_read_chunks, o.tpot_s
-            backlog = (k - 1) * tpot_s if k and tpot_s else 0.0
-            first, decode = timeline.request_bounds(o.t_sent, o.ttft_s, o.e2el_s, backlog)
-            ttft += [100 * first] if first is not None else []
-            tpot += [100 * decode] if decode is not None else []
-    return {"ttft": max(ttft, default=None), "tpot": max(tpot, default=None)}
-
-
 def client_figures(
     outcomes: list[Outcome], results: list[ShareResult], scheduled: bool
 ) -> ClientFigures:
@@ -85,13 +72,17 @@ def client_figures(
             loop[micros] = loop.get(micros, 0) + count
     busy = [100 * r.cpu_s / r.wall_s for r in results if r.wall_s > 0] or [0.0]
     sends = [outcome.t_sent for outcome in outcomes]
+    bounds = StampBounds(results)
     return ClientFigures(
         processes=len(results),
         cpu_pct=sum(busy) / len(busy),
         cpu_pct_max=max(busy),
         send_lag_ms={"p50": _counts_ms(lags, 50), "p99": _counts_ms(lags, 99)},
         loop_lag_ms={"p50": _counts_ms(loop, 50), "p99": _counts_ms(loop, 99)},
-        stamp_error_pct=stamp_errors(results),
+        stamp_error_pct=bounds.worst_request(),
+        figure_error_pct=bounds.figures(late_only=False),
+        figure_late_pct=bounds.figures(late_only=True),
+        stamp_resolution_ms=1e3 * RESOLUTION_S,
         achieved_rate=achieved_rate(sends) if scheduled else None,
         interarrival_cv=interarrival_cv(sends) if scheduled else None,
     )
@@ -135,5 +126,5 @@ def _verdict(level: LoadLevel, ok: list[Outcome]) -> str | None:
         client.send_lag_ms["p99"],
         statistics.median(spans) if spans else None,
         level.ttft_ms.p50 if level.ttft_ms else None,
-        client.stamp_error_pct,
+        client.figure_late_pct,
     )

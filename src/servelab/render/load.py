@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from servelab.load.figure_bounds import worst
 from servelab.load.formulas import FORMULAS
 from servelab.load.honesty import SEND_LAG_BOUND_MS
 from servelab.load.records import LoadResult
@@ -60,8 +61,10 @@ def _level_lines(number: int, level) -> list[str]:
             f"  client: {client.processes} process(es), CPU {client.cpu_pct:.0f} % "
             f"(max {client.cpu_pct_max:.0f} %), send lag p50/p99 {_ms(client.send_lag_ms['p50'])}"
             f"/{_ms(client.send_lag_ms['p99'])} ms, loop lag p99 {_ms(client.loop_lag_ms['p99'])}"
-            f" ms{rate}{_stamp_text(client.stamp_error_pct)}"
+            f" ms{rate}"
         )
+        if client.figure_error_pct:
+            lines.append(_bounds_text(client))
     if level.errors:
         lines.append(f"  [red]failed[/]: {'; '.join(level.errors)}")
     if level.unreliable:
@@ -69,11 +72,24 @@ def _level_lines(number: int, level) -> list[str]:
     return lines
 
 
-def _stamp_text(errors: dict[str, float | None] | None) -> str:
-    if not errors or errors.get("tpot") is None:
-        return ""
-    ttft = f"TTFT ≤ {errors['ttft']:.2f} %, " if errors.get("ttft") is not None else ""
-    return f", stamp error bound (worst request) {ttft}TPOT ≤ {errors['tpot']:.2f} %"
+def _bounds_text(client) -> str:
+    """The widest error bound among each metric's figures, and the worst request's."""
+    parts = []
+    for key, name in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
+        widest = worst(client.figure_error_pct.get(key) or {})
+        if widest is None:
+            continue
+        late = (client.figure_late_pct or {}).get(key, {}).get(widest[0])
+        parts.append(f"{name} {widest[0]} ≤ {widest[1]:.2f} % ({_ms(late)} % from late stamps)")
+    text = "  error bound, widest figure: " + ", ".join(parts)
+    text += f"; stamp resolution {_ms(client.stamp_resolution_ms)} ms"
+    worst_request = client.stamp_error_pct or {}
+    if worst_request.get("tpot") is not None:
+        text += (
+            f"; worst request TTFT ≤ {_ms(worst_request.get('ttft'))} %, "
+            f"TPOT ≤ {_ms(worst_request['tpot'])} %"
+        )
+    return text
 
 
 FORMULA_KEYS = (
@@ -102,9 +118,10 @@ def render_load(load: LoadResult, console: Console) -> None:
     for key in FORMULA_KEYS:
         console.print(f"  {FORMULAS[key]}", highlight=False)
     console.print(
-        f"  unreliable: client CPU ≥ 90 %, any request's TPOT error bound > 1 % or TTFT error "
-        f"bound > 5 % (bound: how late the client's loop can have stamped its first and last "
-        f"token, from its late wakes), or send lag p99 > {SEND_LAG_BOUND_MS:g} ms",
+        f"  unreliable: client CPU ≥ 90 %, any TPOT figure (mean, p50–p99) off by > 1 % or TTFT "
+        f"figure by > 5 % from the client's lateness (each request's bound: how late its first "
+        f"and last token were seen to be stamped; a percentile lies between the percentiles of "
+        f"the requests' lowest and highest values), or send lag p99 > {SEND_LAG_BOUND_MS:g} ms",
         highlight=False,
     )
     if load.slo:

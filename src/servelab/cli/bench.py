@@ -53,7 +53,8 @@ LOAD_HELP = {
     "dataset": "JSONL ({prompt|messages, output_tokens}) or ShareGPT file.",
     "tokenizer": "tokenizer.json (or its folder) counting input tokens.",
     "warmup": "Warm-up requests before each level, excluded (default: one per process).",
-    "p": "Client processes (default: one per core).",
+    "p": "Client processes (default: one per core; with --ray, one per CPU of the cluster).",
+    "ray": "Generate the load as Ray tasks: host:port, auto, or local (a cluster started here).",
 }
 
 
@@ -161,6 +162,7 @@ def bench_command(
     slo: str = typer.Option(None, "--slo", help="Goodput SLOs, e.g. ttft_ms=500,tpot_ms=50."),
     warmup: int = typer.Option(None, "--warmup", min=0, help=LOAD_HELP["warmup"]),
     client_processes: int = typer.Option(0, "--client-processes", min=0, help=LOAD_HELP["p"]),
+    ray: str = typer.Option(None, "--ray", metavar="ADDRESS", help=LOAD_HELP["ray"]),
     seed: int = typer.Option(0, "--seed", help="Seed of arrivals and synthetic prompts."),
     depth: int = typer.Option(0, "--depth", min=0, help="Prefill N tokens of context first."),
     keep_cold: bool = typer.Option(False, "--keep-cold", help="Count the first (cold) run."),

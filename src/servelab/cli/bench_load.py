@@ -11,7 +11,16 @@ from servelab.load.records import SLO_KEYS
 from servelab.load.schedule import ARRIVALS
 
 DEFAULT_OUTPUT_LEN = 256
-LOAD_ONLY = ("num_prompts", "duration", "slo", "input_len", "dataset", "prefix_len", "output_len")
+LOAD_ONLY = (
+    "num_prompts",
+    "duration",
+    "slo",
+    "input_len",
+    "dataset",
+    "prefix_len",
+    "output_len",
+    "ray",
+)
 
 
 def parse_slo(text: str | None) -> dict[str, float] | None:
@@ -137,4 +146,5 @@ def _plan(levels: list[LevelSpec], flags: dict) -> LoadPlan:
         processes=flags.get("client_processes") or 0,
         warmup=flags.get("warmup"),
         tokenizer=flags.get("tokenizer"),
+        ray_address=flags.get("ray"),
     )

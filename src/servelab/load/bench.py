@@ -51,6 +51,7 @@ def run_load(
         timeout_s=timeout_s,
         processes=plan.processes,
         warmup=plan.warmup,
+        ray_address=plan.ray_address,
     )
     counter = _counter(plan, target)
     pool: dict[int, list[dict[str, Any]]] = {}

@@ -24,7 +24,8 @@ def _share_job(share: Share, ready: Callable[[], Any]) -> ShareResult:
     return eventloop.run(run_share(share, ready=ready))
 
 
-def _lost(share: Share, reason: str) -> ShareResult:
+def lost(share: Share, reason: str) -> ShareResult:
+    """A failed outcome for every request of ``share``, with the reason."""
     now = time.perf_counter()
     count = len(share.offsets) if share.offsets is not None else len(share.payloads)
     failed = Outcome(False, reason, None, None, None, None, None, None, now, now, None, None)
@@ -37,7 +38,7 @@ def run_shares(shares: list[Share]) -> list[ShareResult]:
         return [eventloop.run(run_share(shares[0]))]
     done = in_processes(_share_job, shares)
     return [
-        result or _lost(share, error) for share, (result, error) in zip(shares, done, strict=True)
+        result or lost(share, error) for share, (result, error) in zip(shares, done, strict=True)
     ]
 
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from servelab.load import eventloop, server
+from servelab.load import eventloop, ray_fanout, server
 from servelab.load.fanout import run_shares
 from servelab.load.plan import LevelSpec
 from servelab.load.records import LoadLevel
@@ -35,8 +35,18 @@ class Client:
     engine: Any = None  # an engines.Engine, or None for an unknown server
     api_key: str | None = None
     timeout_s: float = 600.0
-    processes: int = 0  # 0: one per core
+    processes: int = 0  # 0: one per core (with Ray: one per CPU of the cluster)
     warmup: int | None = None  # warm-up requests before each level (None: one per process)
+    ray_address: str | None = None  # generate the load as Ray tasks on this cluster
+
+
+def generators(client: Client) -> int:
+    """How many client processes (or Ray tasks) a level may use."""
+    if client.processes:
+        return client.processes
+    if client.ray_address:
+        return ray_fanout.connect(client.ray_address)
+    return os.cpu_count() or 1
 
 
 def default_prompts(spec: LevelSpec) -> int:
@@ -66,7 +76,7 @@ def plan_shares(
 ) -> list[Share]:
     """One share per client process (never more processes than streams or requests); a rate
     level's send offsets are drawn, a trace's (``times``, sorted) are given."""
-    cores = client.processes or os.cpu_count() or 1
+    cores = generators(client)
     common = {"url": client.url, "timeout_s": client.timeout_s, "api_key": client.api_key}
     common["engine"] = client.engine.name if client.engine is not None else None
     if spec.mode == "concurrency":
@@ -129,7 +139,10 @@ def run_level(
     shares = plan_shares(spec, payloads, client, times)
     warm_up(shares, client.warmup)
     before = server.snapshot(client.engine, client.url, client.api_key)
-    results = run_shares(shares)
+    if client.ray_address:
+        results = ray_fanout.run_shares(shares, client.ray_address)
+    else:
+        results = run_shares(shares)
     after = server.snapshot(client.engine, client.url, client.api_key)
     base = LoadLevel(
         mode=spec.mode,
@@ -142,6 +155,8 @@ def run_level(
         max_in_flight=0,
     )
     level, outcomes = summarize(base, results, slo)
+    if client.ray_address and level.client is not None:
+        level.client.fanout = f"ray ({client.ray_address})"
     ok = [outcome for outcome in outcomes if outcome.ok]
     level.server = server.figures(before, after, level.duration_s, ok)
     return level, outcomes

@@ -36,3 +36,4 @@ class LoadPlan:
     processes: int = 0
     warmup: int | None = None
     tokenizer: str | None = None
+    ray_address: str | None = None

@@ -38,6 +38,7 @@ class ClientFigures(_Record):
     """How hard the client worked and how late it was."""
 
     processes: int
+    fanout: str | None = Field(None, description="'ray (ADDRESS)' when Ray tasks generated it.")
     cpu_pct: float = Field(description="Σ client CPU s / (wall s × processes) × 100.")
     cpu_pct_max: float = Field(description="The busiest client process's CPU %.")
     send_lag_ms: dict[str, float | None] = Field(description="Actual − due send time, p50/p99.")

@@ -53,6 +53,7 @@ class Share:
     concurrency: int | None = None
     duration_s: float | None = None
     engine: str | None = None
+    start_at: float | None = None  # a wall-clock instant (time.time()) to start at, else now
 
 
 @dataclass
@@ -66,6 +67,7 @@ class ShareResult:
     late_wakes: list[tuple[float, float]] = field(default_factory=list)
     cpu_s: float = 0.0
     wall_s: float = 0.0
+    clock_offset: float = 0.0  # time.time() − time.perf_counter() in this process, at its start
 
 
 def _cpu() -> float:
@@ -165,16 +167,20 @@ async def _probe(counts: dict[int, int], late_wakes: list[tuple[float, float]]) 
 
 
 async def run_share(share: Share, ready=None) -> ShareResult:
-    """Wait at ``ready`` (a barrier, or None), then send this share and time it."""
+    """Wait at ``ready`` (a barrier, or None) or until ``share.start_at``, then send this share
+    and time it."""
     async with stream_client(share.timeout_s) as client:
         runner = _Runner(share, client)
         if ready is not None:
             await asyncio.get_running_loop().run_in_executor(None, ready)
+        if share.start_at is not None:
+            await asyncio.sleep(max(0.0, share.start_at - time.time()))
         result = runner.result
         probe = asyncio.ensure_future(_probe(result.loop_lag_us, result.late_wakes))
         gc.collect()
         gc.disable()  # a full collection mid-level stalls the loop (and every stamp) for ms
         cpu0, t0 = _cpu(), _clock()
+        result.clock_offset = time.time() - t0
         try:
             if share.offsets is None:
                 await runner.closed_loop(t0)

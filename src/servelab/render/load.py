@@ -58,8 +58,9 @@ def _level_lines(number: int, level) -> list[str]:
             rate = f", achieved {client.achieved_rate:.2f} req/s, inter-arrival CV "
             rate += _ms(client.interarrival_cv)
         lines.append(
-            f"  client: {client.processes} process(es), CPU {client.cpu_pct:.0f} % "
-            f"(max {client.cpu_pct_max:.0f} %), send lag p50/p99 {_ms(client.send_lag_ms['p50'])}"
+            f"  client: {client.processes} {_generators(client.fanout)}, CPU "
+            f"{client.cpu_pct:.0f} % (max {client.cpu_pct_max:.0f} %), send lag p50/p99 "
+            f"{_ms(client.send_lag_ms['p50'])}"
             f"/{_ms(client.send_lag_ms['p99'])} ms, loop lag p99 {_ms(client.loop_lag_ms['p99'])}"
             f" ms{rate}"
         )
@@ -70,6 +71,10 @@ def _level_lines(number: int, level) -> list[str]:
     if level.unreliable:
         lines.append(f"  [bold yellow]UNRELIABLE, not ranked[/]: {level.unreliable}")
     return lines
+
+
+def _generators(fanout: str | None) -> str:
+    return f"Ray task(s) on {fanout.removeprefix('ray ').strip('()')}" if fanout else "process(es)"
 
 
 def _bounds_text(client) -> str:

@@ -1,4 +1,5 @@
-"""`tune --executor ray` on a real two-node Ray cluster on this machine (head + one worker).
+"""`tune --executor ray` and `bench --ray` on a real two-node Ray cluster on this machine (head +
+one worker).
 
 The test starts both nodes with `ray start --block` in their own process groups (1 CPU each,
 no GPU, a 100 MB object store, no dashboard) and stops exactly those groups afterwards.
@@ -18,10 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from servelab.launch import free_port
 from servelab.store import Store
+from tests.fakes.truth import TruthServer
 from tests.fakes.tune_engine import launches, write_recipe
 from tests.support import RunCli, models_root
 
@@ -30,8 +33,6 @@ pytest.importorskip("ray")
 RAY = str(Path(sys.executable).with_name("ray"))
 NODE_FLAGS = [
     "--block",
-    "--node-ip-address",
-    "127.0.0.1",
     "--num-cpus",
     "1",
     "--num-gpus",
@@ -42,10 +43,17 @@ NODE_FLAGS = [
 ]
 
 
+def _node_ip() -> str:
+    """The address Ray gives this host (a driver connecting to 127.0.0.1 is sent there)."""
+    from ray.util import get_node_ip_address
+
+    return get_node_ip_address()
+
+
 def _start_node(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [RAY, "start", *args, *NODE_FLAGS],
+            [RAY, "start", *args, *NODE_FLAGS, "--node-ip-address", _node_ip()],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -94,7 +102,7 @@ def ray_address(tmp_path_factory) -> Iterator[str]:
     env.pop("NCCL_NVLS_ENABLE", None)  # workers must get it from the executor
     env.pop("SERVELAB_DB", None)
     port = free_port()
-    address = f"127.0.0.1:{port}"
+    address = f"{_node_ip()}:{port}"
     nodes = []
     try:
         nodes.append(
@@ -263,3 +271,37 @@ def test_a_failing_ray_task_is_reported_and_the_others_are_kept(tune_cli, ray_ad
     with Store(str(tmp_path / "ray.db")) as store:
         assert len(store.benches(status="complete")) == 3
         assert store.tune(report["tune_id"]).status == "incomplete"
+
+
+@pytest.mark.timeout(300)
+def test_bench_load_fans_out_over_the_ray_cluster(run_cli: RunCli, ray_address, tmp_path):
+    """One generator task per node (1 CPU each); their results merge like local processes."""
+    out = tmp_path / "ray-load.json"
+    with TruthServer(100.0, 0.2) as server:  # 10 ms between tokens, 200 ms to the first
+        result = run_cli(
+            "bench", "--endpoint", server.url, "--model", "truth", "--max-concurrency", "4",
+            "--num-prompts", "16", "--output-len", "100", "--ray", ray_address,
+            "--db", str(tmp_path / "r.db"), "--json", str(out), timeout=240,
+        )  # fmt: skip
+        served = httpx.get(server.url + "/truth").json()["requests"]
+    assert result.returncode == 0, result.stderr
+    (level,) = json.loads(out.read_text())["load"]["levels"]
+    assert level["client"]["fanout"] == f"ray ({ray_address})"
+    assert level["client"]["processes"] == 2  # the cluster's two CPUs
+    assert level["requests"] == level["ok"] == 16 and len(served) >= 16
+    assert level["max_in_flight"] == 4
+    assert level["tpot_ms"]["p50"] == pytest.approx(10.0, rel=0.01)
+    assert level["ttft_ms"]["p50"] == pytest.approx(200.0, rel=0.05)
+    assert level["duration_s"] < 4 * (0.2 + 99 * 0.01) + 2  # stamps merged onto one clock
+    assert "Ray task(s) on" in result.stdout
+
+
+def test_bench_ray_on_an_unreachable_cluster_is_one_line(run_cli: RunCli):
+    with TruthServer(1000.0, 0.01) as server:
+        result = run_cli(
+            "bench", "--endpoint", server.url, "--model", "truth", "--max-concurrency", "2",
+            "--num-prompts", "2", "--ray", f"127.0.0.1:{free_port()}", timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "cannot reach the Ray cluster" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -4,7 +4,11 @@ engine's own per-response record (under the field its adapter names), a finish r
 error.
 
 Most reads of a busy stream hold nothing but plain token events; those are classified in one
-pass of byte searches over the whole read (``_plain_text_chunks``), the rest line by line.
+pass of byte searches over the whole read (``_plain_text_chunks``), the rest line by line. A
+stream's token events differ only in their text: the bytes before it and after it (the
+``Template``, learnt from the first plain event) stay the same, so a later read whose every
+event is that head, a non-empty JSON string body and that tail holds one text chunk per event,
+found with a few whole-read byte counts (``Template.chunks``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ _OBJECTS = b"|".join(re.escape(name.encode()) for name in ("usage", *_RECORDS))
 _PARSE = re.compile(rb'"(?:' + _OBJECTS + rb')"\s*:\s*\{|"error"\s*:|"finish_reason"\s*:\s*"')
 _BENIGN_FIELDS = (b":", b"event:", b"id:", b"retry:")
 _COMPACT_CONTENT = b'"content":"'  # how engines write it (compact JSON): found by bytes.find
+_EMPTY_CONTENT = b'"content":""'
 MAX_ERROR_CHARS = 300
 # A read made only of complete `data: {…}` events with LF endings (JSON strings hold no raw LF).
 _PLAIN_EVENTS = re.compile(rb"(?:data: ?\{[^\n]*\}\n\n)+")
@@ -66,7 +71,57 @@ def _plain_text_chunks(block: bytes) -> int | None:
     keys = block.count(b'"content"')
     if keys != block.count(_COMPACT_CONTENT) or keys > block.count(b"\n") // 2:
         return None
-    return keys - block.count(b'"content":""')
+    return keys - block.count(_EMPTY_CONTENT)
+
+
+class Template:
+    """The fixed bytes around the text of one stream's token events."""
+
+    __slots__ = ("head", "tail_end", "joint")
+
+    def __init__(self, head: bytes, tail: bytes) -> None:
+        self.head = head  # ends with "content":"
+        self.tail_end = tail + b"\n\n"  # tail starts with the string's closing quote
+        self.joint = self.tail_end + head  # where one event ends and the next begins
+
+    @classmethod
+    def learn(cls, block: bytes) -> Template | None:
+        """The template of the first event of a block of plain token events (None: none fits)."""
+        event = block[: block.find(b"\n")]
+        start = event.find(_COMPACT_CONTENT)
+        if start < 0:
+            return None
+        start += len(_COMPACT_CONTENT)
+        end = start
+        while True:  # the string's closing quote: the first one no backslash escapes
+            end = event.find(b'"', end)
+            if end < 0:
+                return None
+            backslashes = len(event[start:end]) - len(event[start:end].rstrip(b"\\"))
+            if backslashes % 2 == 0:
+                break
+            end += 1
+        return cls(event[:start], event[end:]) if end > start else None
+
+    def chunks(self, block: bytes) -> int | None:
+        """Text chunks in a block made only of this template's events, else None.
+
+        With ``n`` blank-line separators, exactly ``2n`` newlines (none inside an event), the
+        block starting with the head, ending with the tail, and each of the ``n − 1`` inner
+        separators inside a tail-then-head joint, every event is head, body, tail. A JSON
+        string body escapes every quote, so it cannot hold the head, the tail or the empty
+        string's ``"content":""`` (which marks an event without text)."""
+        count = block.count(b"\n\n")
+        if (
+            not count
+            or not block.startswith(self.head)
+            or not block.endswith(self.tail_end)
+            or block.count(b"\n") != 2 * count
+            or block.count(self.joint) != count - 1
+            or _EMPTY_CONTENT in block
+        ):
+            return None
+        return count
 
 
 class StreamState:
@@ -168,10 +223,11 @@ class Reader:
     """Feeds each network read to the stream state, whole when it holds only plain token
     events, else line by line; counts ITL gaps when given a histogram (µs → count)."""
 
-    __slots__ = ("state", "itl", "pending")
+    __slots__ = ("state", "itl", "pending", "template")
 
     def __init__(self, state: StreamState, itl: dict[int, int] | None) -> None:
         self.state, self.itl, self.pending = state, itl, b""
+        self.template: Template | None = None
 
     def __call__(self, data: bytes, now: float) -> bool:
         """Feed one read received at ``now``; False once the stream is in error (stop)."""
@@ -182,7 +238,7 @@ class Reader:
             return True
         state = self.state
         before, previous = state.chunks, state.t_last
-        plain = None if state.done else _plain_text_chunks(block)
+        plain = None if state.done else self._plain(block)
         if plain is None:
             state.feed(block.split(b"\n"), now)
         elif plain:
@@ -194,6 +250,17 @@ class Reader:
         if self.itl is not None:
             _count_gaps(self.itl, state.chunks - before, previous, now)
         return state.error is None
+
+    def _plain(self, block: bytes) -> int | None:
+        """Text chunks of a block of plain token events (None: read it line by line)."""
+        if self.template is not None:
+            found = self.template.chunks(block)
+            if found is not None:
+                return found
+        found = _plain_text_chunks(block)
+        if found:
+            self.template = Template.learn(block)
+        return found
 
     def finish(self) -> None:
         """A last line without its newline, if the body ended on one."""

@@ -8,12 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from servelab.client import stream_client, stream_run
-from servelab.sse_reader import Reader, StreamState, _plain_text_chunks
+from servelab.sse_reader import Reader, StreamState, Template, _plain_text_chunks
 from tests.fakes.fault_server import FaultServer
 
-TOKEN = b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"delta":{"content":" a"}}]}'
+HEAD = b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"delta":{"content":"'
+TOKEN = HEAD + b' a"}}]}'
+SAME_TEMPLATE = [  # one stream's token events: only the JSON string body differs
+    HEAD + b'bb"}}]}',
+    HEAD + b'\\"q\\""}}]}',  # escaped quotes
+    HEAD + b'x\\\\"}}]}',  # a body ending in an escaped backslash
+    HEAD + b'\\"}}]},\\"x"}}]}',  # a body that spells the tail, escaped
+    HEAD + b'\\n"}}]}',
+    HEAD + b'"}}]}',  # empty text
+    HEAD + b'z"}],"finish_reason":"stop"}]}',  # the same head, another tail
+]
 EVENTS = [
     TOKEN,
+    *SAME_TEMPLATE,
     b'data: {"id":"c1","choices":[{"delta":{"role":"assistant","content":""}}]}',
     b'data: {"choices":[{"delta":{"content": "spaced"}}]}',
     b'data: {"choices":[{"delta":{"content":null}}]}',
@@ -69,12 +80,24 @@ def test_reader_equals_line_by_line_for_any_events_and_any_read_boundaries(picks
 
 def test_plain_reads_are_counted_whole_and_anything_else_is_not():
     assert _plain_text_chunks((TOKEN + b"\n\n") * 3) == 3
-    assert _plain_text_chunks(TOKEN + b"\n\n" + EVENTS[1] + b"\n\n") == 1  # empty content
+    assert _plain_text_chunks(TOKEN + b"\n\n" + EVENTS[8] + b"\n\n") == 1  # empty content
     assert _plain_text_chunks(TOKEN + b"\r\n\r\n") is None  # CRLF: line by line
-    assert _plain_text_chunks(EVENTS[2] + b"\n\n") is None  # spaced JSON: line by line
-    assert _plain_text_chunks(EVENTS[4] + b"\n\n") is None  # reasoning: line by line
+    assert _plain_text_chunks(EVENTS[9] + b"\n\n") is None  # spaced JSON: line by line
+    assert _plain_text_chunks(EVENTS[11] + b"\n\n") is None  # reasoning: line by line
     assert _plain_text_chunks(TAIL) is None  # usage and [DONE]: parsed
     assert _plain_text_chunks(EVENTS[-1] + b"\n\n") is None  # a finish reason: parsed
+
+
+def test_a_template_counts_whole_reads_of_one_streams_token_events():
+    template = Template.learn(SAME_TEMPLATE[2] + b"\n\n")  # learnt past escaped quotes
+    assert template is not None and template.head == HEAD
+    block = b"".join(event + b"\n\n" for event in (TOKEN, *SAME_TEMPLATE[:5]))
+    assert template.chunks(block) == 6
+    assert template.chunks(block + SAME_TEMPLATE[5] + b"\n\n") is None  # empty text
+    assert template.chunks(block + SAME_TEMPLATE[6] + b"\n\n") is None  # another tail
+    assert template.chunks(block[:-1]) is None  # not whole events
+    assert template.chunks(TOKEN + b"\ndata: x\n\n") is None  # a second line in an event
+    assert template.chunks(EVENTS[-1] + b"\n\n") is None  # another head
 
 
 def test_the_read_timeout_is_a_silence_not_a_total():

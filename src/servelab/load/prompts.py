@@ -137,7 +137,9 @@ def trace(spec: LoadWorkload, count: int | None) -> list[Request]:
     if missing is not None:
         raise BadInput(f"{spec.path}: entry {missing} has no 'timestamp' (ms) for a fixed schedule")
     if count is not None and count > len(requests):
-        raise BadInput(f"--num-prompts {count}: the trace {spec.path} has {len(requests)} entries")
+        raise BadInput(
+            f"the trace {spec.path} has {len(requests)} entries", field="num_prompts", value=count
+        )
     requests.sort(key=lambda request: request.at_s or 0.0)
     chosen = requests[: count or len(requests)]
     start = chosen[0].at_s or 0.0

@@ -31,7 +31,8 @@ def _ray():
         import ray
     except ImportError:
         raise BadInput(
-            "--ray needs Ray: pip install 'servelab[ray]' (on the driver and every node)"
+            "{ray} needs Ray: pip install 'servelab[ray]' (on the driver and every node)",
+            mentions=["ray"],
         ) from None
     return ray
 
@@ -47,8 +48,9 @@ def connect(address: str) -> int:
         except Exception as exc:
             lines = [line for line in str(exc).splitlines() if line.strip()] or [""]
             raise BadInput(
-                f"--ray {address}: cannot reach the Ray cluster: {type(exc).__name__}: "
-                f"{lines[-1].strip()[:300]}"
+                f"cannot reach the Ray cluster: {type(exc).__name__}: {lines[-1].strip()[:300]}",
+                field="ray",
+                value=address,
             ) from None
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
@@ -61,7 +63,7 @@ def _reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise BadInput(f"--ray {address}: cannot reach the Ray cluster: {exc}") from None
+        raise BadInput(f"cannot reach the Ray cluster: {exc}", field="ray", value=address) from None
 
 
 def _generate(share: Share) -> ShareResult:

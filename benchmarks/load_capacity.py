@@ -6,8 +6,9 @@ streams requests. Reported per level: streamed t/s (the level's output t/s = Σ 
 level duration), each request's TPOT against the truth server's own (matched by response id;
 truth TPOT = (t_last_write − t_first_write) / (tokens − 1)), each reported TPOT figure (mean,
 p50–p99) against the same figure of the true TPOTs beside the client's own bound on it
-(``client.figure_error_pct``), client CPU µs per token (Σ client process CPU / tokens), and the
-client's own verdict (``unreliable`` and why).
+(``client.figure_error_pct``), each TTFT figure likewise (true TTFT = the server's first
+write − the client's send, one clock), client CPU µs per token (Σ client process CPU /
+tokens), and the client's own verdict (``unreliable`` and why).
 
     python benchmarks/load_capacity.py --streams 100 --rates 2500 [--per-chunk 1] [--json F]
 """
@@ -47,12 +48,13 @@ def measure(url: str, streams: int, rate: float, args) -> dict:
     spec = LevelSpec("concurrency", max_concurrency=streams)
     level, outcomes = run_level(spec, [payload] * (streams * args.rounds), client)
     report = truth(url)
-    errors, true_tpots = [], []
+    errors, true_tpots, true_ttfts = [], [], []
     for outcome in outcomes:
         real = report["requests"].get(outcome.response_id or "")
         if outcome.ok and real and real["decode_tps"] and outcome.tpot_s:
             errors.append(outcome.tpot_s * real["decode_tps"] - 1)  # tpot / true tpot − 1
             true_tpots.append(1e3 / real["decode_tps"])
+            true_ttfts.append(1e3 * (real["t_first"] - outcome.t_sent))
     produced = sum(o.output_tokens or 0 for o in outcomes if o.ok)
     wall_cpu = level.client.cpu_pct / 100 * level.client.processes * level.duration_s
     return {
@@ -76,11 +78,14 @@ def measure(url: str, streams: int, rate: float, args) -> dict:
         "tpot_figure_error_pct": figure_errors(level.tpot_ms, true_tpots),
         "tpot_figure_bound_pct": (level.client.figure_error_pct or {}).get("tpot_ms"),
         "tpot_figure_late_pct": (level.client.figure_late_pct or {}).get("tpot_ms"),
+        "ttft_figure_error_pct": figure_errors(level.ttft_ms, true_ttfts),
+        "ttft_figure_bound_pct": (level.client.figure_error_pct or {}).get("ttft_ms"),
+        "ttft_figure_late_pct": (level.client.figure_late_pct or {}).get("ttft_ms"),
     }
 
 
 def figure_errors(reported, true_ms: list[float]) -> dict[str, float] | None:
-    """Each reported TPOT figure against the same figure of the true TPOTs, in %."""
+    """Each reported figure against the same figure of the true values, in %."""
     if reported is None or not true_ms:
         return None
     ordered = sorted(true_ms)
@@ -102,12 +107,13 @@ def show(row: dict) -> None:
         f"server {row['server_cpu_us_per_token'] or 0:.2f} µs/tok — {verdict}",
         flush=True,
     )
-    real, bound = row["tpot_figure_error_pct"] or {}, row["tpot_figure_bound_pct"] or {}
-    print(
-        "      TPOT figure real error / client bound: "
-        + ", ".join(f"{k} {real[k]:+.3f} / ≤{bound.get(k) or 0:.3f} %" for k in real),
-        flush=True,
-    )
+    for kind in ("tpot", "ttft"):
+        real, bound = row[f"{kind}_figure_error_pct"] or {}, row[f"{kind}_figure_bound_pct"] or {}
+        print(
+            f"      {kind.upper()} figure real error / client bound: "
+            + ", ".join(f"{k} {real[k]:+.3f} / ≤{bound.get(k) or 0:.3f} %" for k in real),
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

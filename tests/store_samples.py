@@ -79,6 +79,7 @@ def full_run(
         reads=820 + index,
         first_read_chunks=1,
         max_read_chunks=2,
+        stamp_slack=(0.00025, 0.0125, 0.0, 0.0),
         server_decode_tps=decode_tps * 1.001,
         server_source="response",
     )

@@ -119,6 +119,21 @@ def _failed(reason: str, started_at: float, **extra: Any) -> RunRecord:
     return RunRecord(index=0, ok=False, error=one_line(reason), started_at=started_at, **extra)
 
 
+def _slack(state: StreamState) -> tuple[float, float | None, float, float | None] | None:
+    """(held, window) of the first and last text stamps (RunRecord.stamp_slack)."""
+    if state.first_read is None or state.last_read is None:
+        return None
+    if state.t_first is None or state.t_last is None:
+        return None
+    (first_at, first_floor), (last_at, last_floor) = state.first_read, state.last_read
+    return (
+        max(0.0, first_at - state.t_first),
+        None if first_floor is None else state.t_first - first_floor,
+        max(0.0, last_at - state.t_last),
+        None if last_floor is None else state.t_last - last_floor,
+    )
+
+
 def _record(
     state: StreamState,
     t_sent: float,
@@ -137,6 +152,7 @@ def _record(
     }
     if state.t_last is not None:
         common["duration_s"] = state.t_last - t_sent
+    common["stamp_slack"] = _slack(state)
     if state.error:
         return _failed(state.error, started_at, **common)
     if state.usage is None:
@@ -209,6 +225,7 @@ async def stream_run(
                 if status >= 400:
                     text = await stream.read_all()
                     return _failed(f"HTTP {status}: {error_message(text[:4000])}", started_at)
+                reader.source = stream.connection
                 await stream.deliver(reader)
             finally:
                 await stream.aclose()
@@ -250,6 +267,7 @@ async def _through_httpx(
             return f"HTTP {response.status_code}: {error_message(text[:4000])}"
         stream = response.extensions.get(BODY)
         if stream is not None:  # the lean transport: reads reach the reader as they arrive
+            reader.source = stream.connection
             await stream.deliver(reader)
             return None
         clock = time.perf_counter  # any other transport: stamped when seen here

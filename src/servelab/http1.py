@@ -23,9 +23,14 @@ Sink = Callable[[bytes, float], bool]  # (body bytes of one read, its arrival ti
 
 
 class Received(bytes):
-    """Body bytes of one network read, with ``received_at`` (time.perf_counter()) of the read."""
+    """Body bytes of one network read, with ``received_at`` (time.perf_counter()) of the read,
+    and the connection's ``read_at``, ``floor``, ``clean`` and ``kernel`` for it."""
 
     received_at: float
+    read_at: float
+    floor: float | None
+    clean: bool
+    kernel: bool
 
 
 class Connection(asyncio.Protocol):
@@ -43,7 +48,12 @@ class Connection(asyncio.Protocol):
         self.done = False
         self.reusable = False
         self.error: Exception | None = None
-        self.received_at = 0.0
+        self.received_at = 0.0  # the current read's stamp: kernel receive time, else the loop's
+        self.read_at = 0.0  # the loop's clock when it took the current read
+        self.floor: float | None = None  # its bytes reached the socket after this (None: unknown)
+        self.next_floor: float | None = None  # the next read's floor
+        self.clean = False  # the current read's bytes were all handed on (no later bytes)
+        self.kernel = False  # received_at is the kernel's receive time, not the loop's clock
         self.received_any = False  # any byte of the current response
         self.sink: Sink | None = None  # set: reads go to it from data_received
         self.stopped = False  # the sink asked to stop
@@ -54,7 +64,26 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.received_at = _clock()
+        self.received_at = self.read_at = _clock()
+        self.floor, self.kernel = None, False
+        self._take(data)
+
+    def stamped_read(
+        self, data: bytes, at: float | None, read_start: float | None, read_at: float
+    ) -> None:
+        """A read with the kernel's receive time ``at`` (servelab.stamped_socket; None: the
+        kernel gave none, the loop's clock stands in)."""
+        floor = self.floor = self.next_floor
+        if read_start is not None:  # None: the read left bytes behind, which came after floor
+            self.next_floor = read_start
+        self.kernel = at is not None
+        if at is None:
+            at = read_at
+        self.received_at = at if floor is None or at > floor else floor
+        self.read_at = read_at
+        self._take(data)
+
+    def _take(self, data: bytes) -> None:
         self.received_any = True
         self.buffer += data
         if self.head is not None and not self.head.done():
@@ -77,8 +106,10 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     # --- parsing --------------------------------------------------------------------------
-    def start(self, head: asyncio.Future) -> None:
+    def start(self, head: asyncio.Future, sent_at: float) -> None:
+        """Expect a response to a request sent at ``sent_at`` (none of it arrived before)."""
         self.head, self.parts, self.framing = head, deque(), ""
+        self.next_floor = sent_at
         self.done = self.crlf_due = False
         self.remaining, self.error, self.received_any = 0, None, False
         self.sink, self.stopped = None, False
@@ -114,14 +145,17 @@ class Connection(asyncio.Protocol):
         if self.framing == "chunked":
             self._parse_chunked()
         elif self.buffer:
+            # the buffer keeps only bytes not handed on, before the consumer sees the read
             if self.framing == "length":
                 take = min(self.remaining, len(self.buffer))
-                self._add(self.buffer[:take])
+                data = bytes(self.buffer[:take])
                 del self.buffer[:take]
                 self.remaining -= take
             else:
-                self._add(self.buffer)
+                data = bytes(self.buffer)
                 self.buffer.clear()
+            self.clean = not self.buffer
+            self._add(data)
         if self.framing == "length" and self.remaining == 0:
             self.done = True
         if self.sink is None or self.done or self.error is not None or self.stopped:
@@ -167,9 +201,10 @@ class Connection(asyncio.Protocol):
                     position = end + 2
                 else:
                     position, self.remaining = start, size
+        del buffer[:position]
+        self.clean = not buffer  # else the read brought bytes of a later chunk too
         if pieces:
             self._add(b"".join(pieces))
-        del buffer[:position]
 
     def _add(self, data: bytes | bytearray) -> None:
         sink = self.sink
@@ -178,7 +213,8 @@ class Connection(asyncio.Protocol):
                 self.stopped = True
             return
         part = Received(data)
-        part.received_at = self.received_at
+        part.received_at, part.read_at, part.floor = self.received_at, self.read_at, self.floor
+        part.clean, part.kernel = self.clean, self.kernel
         self.parts.append(part)
 
     def _wake(self) -> None:
@@ -247,10 +283,17 @@ class Body(httpx.AsyncByteStream):
         """Hand every read to ``sink`` (from the protocol callback) until the body ends or the
         sink returns False; raises what the connection raised (ReadTimeout after a silence)."""
         connection = self.connection
-        while connection.parts:
-            part = connection.parts.popleft()
-            if not sink(bytes(part), part.received_at):
-                connection.stopped = True
+        if connection.parts:  # reads queued before: the sink sees each as it was then
+            current = connection.read_at, connection.floor, connection.clean, connection.kernel
+            while connection.parts:
+                part = connection.parts.popleft()
+                connection.read_at, connection.floor = part.read_at, part.floor
+                connection.clean, connection.kernel = part.clean, part.kernel
+                if not sink(bytes(part), part.received_at):
+                    connection.stopped = True
+                    break
+            connection.read_at, connection.floor, connection.clean, connection.kernel = current
+            if connection.stopped:
                 return
         connection.sink = sink
         try:

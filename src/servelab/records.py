@@ -69,6 +69,12 @@ class RunRecord(_Record):
     first_read_chunks: int | None = Field(None, description="Content chunks in the first one.")
     max_read_chunks: int | None = Field(None, description="Most content chunks in one read.")
     server_decode_tps: float | None = Field(None, description=metrics.SERVER_DECODE_TPS.text)
+    stamp_slack: tuple[float, float | None, float, float | None] | None = Field(
+        None,
+        description="(held, window) of the first and of the last text chunk's stamp, in s: how "
+        "long after its stamp the client's loop took the read, and how long before it the "
+        "bytes may have reached the socket (None: not known); load/stamps.py.",
+    )
     server_source: str | None = Field(None, description="Where the server's figure came from.")
 
     def counted(self, keep_cold: bool = False) -> bool:

@@ -139,6 +139,9 @@ class StreamState:
         "response_id",
         "reads",
         "finish_reason",
+        "first_read",
+        "last_read",
+        "text_last",
     )
 
     def __init__(self) -> None:
@@ -153,6 +156,12 @@ class StreamState:
         self.response_id: str | None = None
         self.reads: list[int] = []  # content chunks per network read that carried any
         self.finish_reason: str | None = None  # the server's own why it stopped, if it said
+        # (read_at, floor) of the reads that stamped t_first and t_last, when the transport
+        # tells them (servelab.http1.Connection): when the loop took the read, and after when
+        # its bytes reached the socket
+        self.first_read: tuple[float, float | None] | None = None
+        self.last_read: tuple[float, float | None] | None = None
+        self.text_last = False  # the last event fed carried text
 
     def feed(self, lines: list[bytes], now: float) -> None:
         """Classify complete SSE lines that arrived in one read at time ``now``."""
@@ -179,11 +188,13 @@ class StreamState:
             data = line[5:].strip()
             if data == b"[DONE]":
                 self.done = True
+                self.text_last = False
                 continue
             if not (data.startswith(b"{") and data.endswith(b"}")):
                 self.error = "malformed SSE data (not a JSON object): " + one_line(repr(data[:80]))
                 return
-            if _has_text(data):
+            self.text_last = _has_text(data)
+            if self.text_last:
                 self.chunks += 1
                 if self.t_first is None:
                     self.t_first = now
@@ -223,11 +234,12 @@ class Reader:
     """Feeds each network read to the stream state, whole when it holds only plain token
     events, else line by line; counts ITL gaps when given a histogram (µs → count)."""
 
-    __slots__ = ("state", "itl", "pending", "template")
+    __slots__ = ("state", "itl", "pending", "template", "source")
 
     def __init__(self, state: StreamState, itl: dict[int, int] | None) -> None:
         self.state, self.itl, self.pending = state, itl, b""
         self.template: Template | None = None
+        self.source: Any = None  # the connection whose read_at and floor describe each read
 
     def __call__(self, data: bytes, now: float) -> bool:
         """Feed one read received at ``now``; False once the stream is in error (stop)."""
@@ -247,8 +259,21 @@ class Reader:
             if state.t_first is None:
                 state.t_first = now
             state.t_last = now
-        if self.itl is not None:
-            _count_gaps(self.itl, state.chunks - before, previous, now)
+        if state.chunks > before:
+            source = self.source
+            if source is not None:
+                # A text event that ends the read (its chunk's framing aside) is stamped exactly:
+                # the kernel's stamp is the arrival of the read's newest bytes, its own.
+                exact = state.text_last and not self.pending and source.clean and source.kernel
+                state.last_read = (source.read_at, now if exact else source.floor)
+                if not before:
+                    state.first_read = (
+                        state.last_read
+                        if state.chunks - before == 1
+                        else (source.read_at, source.floor)
+                    )
+            if self.itl is not None:
+                _count_gaps(self.itl, state.chunks - before, previous, now)
         return state.error is None
 
     def _plain(self, block: bytes) -> int | None:
@@ -256,16 +281,23 @@ class Reader:
         if self.template is not None:
             found = self.template.chunks(block)
             if found is not None:
+                self.state.text_last = True  # every event of the template's carries text
                 return found
         found = _plain_text_chunks(block)
         if found:
             self.template = Template.learn(block)
+            self.state.text_last = _last_event_has_text(block)
         return found
 
     def finish(self) -> None:
         """A last line without its newline, if the body ended on one."""
         if self.pending.strip() and not self.state.error:
             self.state.feed([self.pending], time.perf_counter())
+
+
+def _last_event_has_text(block: bytes) -> bool:
+    """Does the block's last event (the block ends with a blank line) carry text?"""
+    return _has_text(block[block.rfind(b"\n\n", 0, len(block) - 2) + 2 :])
 
 
 def _count_gaps(itl: dict[int, int], new: int, previous: float | None, now: float) -> None:

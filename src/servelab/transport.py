@@ -6,7 +6,9 @@ httpx's default transport parses every HTTP chunk through several layers, which 
 piece, or, through ``Body.deliver(sink)`` (``Response.extensions["servelab.body"]``), has
 ``sink(data, received_at)`` called from the callback itself, so its task wakes once per
 response, not once per read. ``post`` skips httpx's request and response objects altogether
-(what lets one core absorb a few hundred thousand streamed tokens a second). Plain HTTP/1.1
+(what lets one core absorb a few hundred thousand streamed tokens a second). Plain HTTP
+connections read through ``servelab.stamped_socket`` where the kernel gives receive times
+(Linux), so a read is stamped when its bytes arrived, not when the loop got to them. HTTP/1.1
 (and TLS), keeps connections alive per host, and raises httpx's own exceptions (ConnectError,
 ConnectTimeout, ReadTimeout, RemoteProtocolError). No proxies, no HTTP/2.
 """
@@ -16,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import time
 
 import httpx
 
+from servelab import rx_stamps
 from servelab.http1 import Body, Connection, Received, Sink, expire
+from servelab.stamped_socket import open_stamped
 
 __all__ = ["BODY", "Body", "Received", "Sink", "StreamTransport"]
 
@@ -71,15 +76,19 @@ class StreamTransport(httpx.AsyncBaseTransport):
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(
-                    Connection,
-                    host,
-                    port,
-                    ssl=self.ssl_context if scheme == "https" else None,
-                ),
-                timeout,
-            )
+            connection = None
+            if scheme == "http" and rx_stamps.supported():
+                connection = await asyncio.wait_for(open_stamped(host, port, Connection), timeout)
+            if connection is None:
+                _, connection = await asyncio.wait_for(
+                    loop.create_connection(
+                        Connection,
+                        host,
+                        port,
+                        ssl=self.ssl_context if scheme == "https" else None,
+                    ),
+                    timeout,
+                )
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
@@ -140,7 +149,7 @@ class StreamTransport(httpx.AsyncBaseTransport):
         """Send one request on ``connection`` and wait for the response head."""
         loop = asyncio.get_running_loop()
         response_head = loop.create_future()
-        connection.start(response_head)
+        connection.start(response_head, time.perf_counter())
         connection.buffer.clear()
         connection.transport.write(message)
         timer = (

@@ -114,3 +114,43 @@ def test_the_read_timeout_is_a_silence_not_a_total():
     with FaultServer(mode="hang", rate=1000.0, hang_s=10) as server:
         run = asyncio.run(go(server.url, {"max_tokens": 20}))
     assert not run.ok and "timeout: nothing for 0.5 s" in run.error
+
+
+class Source:
+    """What a connection tells the reader of each read (servelab.http1.Connection)."""
+
+    def __init__(self, read_at: float, floor: float, clean: bool = True, kernel: bool = True):
+        self.read_at, self.floor, self.clean, self.kernel = read_at, floor, clean, kernel
+
+
+def _event(text: str) -> bytes:
+    return HEAD + text.encode() + b'"}}]}\n\n'
+
+
+def test_a_text_event_that_ends_a_kernel_stamped_read_is_stamped_exactly():
+    state = StreamState()
+    reader = Reader(state, None)
+    reader.source = Source(read_at=1.5, floor=0.2)
+    reader(_event("a"), 1.0)  # alone in its read: the stamp is its own arrival
+    assert state.first_read == (1.5, 1.0)
+    reader.source = Source(read_at=2.5, floor=1.4)
+    reader(_event("b") + _event("c"), 2.0)  # two in one read: the last one is exact
+    assert state.last_read == (2.5, 2.0)
+    assert state.first_read == (1.5, 1.0)
+
+
+def test_a_stamp_is_not_exact_when_more_came_after_it_in_the_read():
+    state = StreamState()
+    reader = Reader(state, None)
+    reader.source = Source(read_at=1.5, floor=0.2)
+    reader(_event("a") + _event("b"), 1.0)  # the first text event is not the read's newest
+    assert state.first_read == (1.5, 0.2)
+    reader.source = Source(read_at=3.5, floor=2.4, clean=False)  # a later chunk's bytes too
+    reader(_event("d"), 3.0)
+    assert state.last_read == (3.5, 2.4)
+    reader.source = Source(read_at=4.5, floor=3.4, kernel=False)  # the loop's clock: never
+    reader(_event("e"), 4.0)
+    assert state.last_read == (4.5, 3.4)
+    reader.source = Source(read_at=5.5, floor=4.4)
+    reader(_event("f") + b"data: [DONE]\n\n", 5.0)  # the last text, then [DONE], one read
+    assert state.last_read == (5.5, 4.4)

@@ -22,7 +22,7 @@ def deliver(pieces: list[bytes]) -> tuple[tuple, bytes, Connection]:
     async def go():
         connection = Connection()
         head = asyncio.get_running_loop().create_future()
-        connection.start(head)
+        connection.start(head, 0.0)
         for piece in pieces:
             connection.data_received(piece)
         return head.result(), b"".join(connection.parts), connection

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from servelab.load.stamps import RESOLUTION_S, Timeline
+from servelab.load.stamps import RESOLUTION_S, Timeline, stamps
 
 if TYPE_CHECKING:
     from servelab.load.worker import Outcome, ShareResult
@@ -77,34 +77,42 @@ class StampBounds:
             return
         k, tpot_s = o.max_read_chunks, o.tpot_s
         backlog = (k - 1) * tpot_s if k and tpot_s else 0.0
-        first, decode = timeline.request_bounds(o.t_sent, o.ttft_s, o.e2el_s, backlog)
-        self.worst["ttft"].append(100 * first)
-        first_late = timeline.late(o.t_sent + o.ttft_s) + backlog
+        first_ttft, decode = timeline.request_bounds(
+            o.t_sent, o.ttft_s, o.e2el_s, backlog, o.stamp_slack
+        )
+        self.worst["ttft"].append(100 * first_ttft)
+        first, last = stamps(o.t_sent, o.ttft_s, o.e2el_s, o.stamp_slack)
+        first_late = timeline.late_by(first, backlog)
+        first_total = timeline.late_by(first, backlog, RESOLUTION_S)
         # TTFT: a late first stamp makes it too high, never too low
-        self._keep("ttft_ms", o.ttft_s, (first_late, 0.0), (RESOLUTION_S, 0.0))
-        if decode is None or tpot_s is None or o.e2el_s is None:
+        self._keep("ttft_ms", o.ttft_s, (first_late, 0.0), (first_total, 0.0))
+        if decode is None or tpot_s is None or o.e2el_s is None or last is None:
             return
         self.worst["tpot"].append(100 * decode)
         per_second = tpot_s / (o.e2el_s - o.ttft_s)  # TPOT change per second of stamp error
-        last_late = timeline.late(o.t_sent + o.e2el_s) + backlog
+        last_late = timeline.late_by(last, backlog)
+        last_total = timeline.late_by(last, backlog, RESOLUTION_S)
         # TPOT: a late last stamp lengthens the decode span, a late first one shortens it
-        resolution = RESOLUTION_S * per_second
         self._keep(
             "tpot_ms",
             tpot_s,
             (last_late * per_second, first_late * per_second),
-            (resolution, resolution),
+            (last_total * per_second, first_total * per_second),
         )
 
     def _keep(
-        self, kind: str, value: float, late: tuple[float, float], res: tuple[float, float]
+        self,
+        kind: str,
+        value: float,
+        late: tuple[float, float],
+        total: tuple[float, float],
     ) -> None:
-        """``value`` may be too high by ``late[0]`` and too low by ``late[1]``, each plus the
-        stamp resolution ``res`` in the total bound."""
+        """``value`` may be too high by ``late[0]`` and too low by ``late[1]`` counting only
+        seen lateness, by ``total`` with the stamp resolution."""
         self.values[kind].append(value)
         for (lows, highs), (too_high, too_low) in (
             (self.late[kind], late),
-            (self.total[kind], (late[0] + res[0], late[1] + res[1])),
+            (self.total[kind], total),
         ):
             lows.append(max(0.0, value - too_high))
             highs.append(value + too_low)

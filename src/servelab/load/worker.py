@@ -39,6 +39,7 @@ class Outcome(NamedTuple):
     response_id: str | None
     engine_decode_tps: float | None
     max_read_chunks: int | None = None  # most text chunks one network read brought
+    stamp_slack: tuple | None = None  # RunRecord.stamp_slack: (held, window) of first, last
 
 
 @dataclass
@@ -116,6 +117,7 @@ class _Runner:
             run.response_id,
             decode,
             run.max_read_chunks,
+            run.stamp_slack,
         )
         self.result.outcomes.append(outcome)
         return outcome

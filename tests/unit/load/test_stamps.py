@@ -7,7 +7,7 @@ import pytest
 from servelab.load import honesty
 from servelab.load.figure_bounds import figure_bounds, worst
 from servelab.load.records import LoadLevel
-from servelab.load.stamps import LATE_S, PROBE_S, Timeline
+from servelab.load.stamps import LATE_S, PROBE_S, Stamp, Timeline
 from servelab.load.summary import summarize
 from servelab.load.worker import Outcome, ShareResult
 
@@ -103,3 +103,38 @@ def test_a_catch_up_read_widens_the_bound_by_the_chunks_it_held():
     _, behind = timeline.request_bounds(0.0, 0.1, 3.1, backlog_s=199 * 0.001)  # 200 at once
     assert calm < 0.01 < behind
     assert behind == pytest.approx((2 * FLOOR + 2 * 0.199) / 3.0)
+
+
+def test_a_kernel_stamp_is_late_by_what_the_loop_was_late_less_what_the_bytes_had_waited():
+    timeline = Timeline([(2.0, 0.3)])  # busy since 1.699 s
+    start = 2.0 - 0.3 - PROBE_S
+    # read at 1.95 (busy for 0.251 s then); the bytes had waited 0.2 s in the socket
+    assert timeline.late_by(Stamp(1.75, held=0.2)) == pytest.approx(1.95 - start - 0.2)
+    # … and they arrived after the previous read 0.01 s before the stamp: at most that late
+    assert timeline.late_by(Stamp(1.75, held=0.2, window=0.01)) == pytest.approx(0.01)
+    # an exact stamp (window 0) is never late, whatever the loop did
+    assert timeline.late_by(Stamp(1.75, held=0.2, window=0.0), 0.5, FLOOR) == 0.0
+    # the loop's own clock (held 0, no window): the busy time, as before
+    assert timeline.late_by(Stamp(1.95)) == pytest.approx(1.95 - start)
+
+
+def test_windows_narrow_a_requests_bounds():
+    timeline = Timeline([(2.0, 0.3)])
+    slack = (0.0, 0.001, 0.2, 0.002)  # first: exact-ish; last: held 0.2 s, window 2 ms
+    ttft, tpot = timeline.request_bounds(0.0, 0.1, 1.75, slack=slack)
+    assert ttft == pytest.approx(0.001 / 0.1)
+    assert tpot == pytest.approx((0.001 + 0.002) / 1.65)
+
+
+def test_a_stall_the_kernels_stamps_saw_through_leaves_the_level_reliable():
+    # the same 80 ms stall at the second request's last token, but the kernel stamped its
+    # bytes on arrival (held 75 ms, window 1 ms): the figures stand
+    slack = (0.0, 0.001, 0.075, 0.001)
+    outcomes = [
+        _outcome(0.0)._replace(stamp_slack=slack),
+        _outcome(10.0)._replace(stamp_slack=slack),
+    ]
+    stalled = ShareResult(outcomes=outcomes, late_wakes=[(13.06, 0.08)], cpu_s=0.1, wall_s=14.0)
+    level, _ = summarize(BASE, [stalled], None)
+    assert level.unreliable is None
+    assert level.client.figure_late_pct["tpot_ms"]["p50"] <= 100 * 0.002 / 3.0 + 1e-9

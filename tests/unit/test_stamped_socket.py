@@ -112,31 +112,29 @@ def test_nothing_listening_is_an_os_error():
         asyncio.run(open_stamped("127.0.0.1", port, Recorder))
 
 
+def _one_streamed_run():
+    """One 20-token run through the client against a fault-free fake server."""
+    with FaultServer("normal", tokens=20) as server:
+
+        async def go():
+            async with stream_client(10) as client:
+                return await stream_run(client, server.url, {"max_tokens": 20}, timeout_s=10)
+
+        record = asyncio.run(go())
+    assert record.ok and record.output_tokens == 20
+    return record
+
+
 def test_where_the_kernel_refuses_receive_times_the_client_reads_on_a_plain_transport(
     monkeypatch,
 ):
     monkeypatch.setattr(rx_stamps, "enable", lambda sock: False)
-    with FaultServer("normal", tokens=20) as server:
-
-        async def go():
-            async with stream_client(10) as client:
-                return await stream_run(client, server.url, {"max_tokens": 20}, timeout_s=10)
-
-        record = asyncio.run(go())
-    assert record.ok and record.output_tokens == 20
-    held_first, window_first, held_last, window_last = record.stamp_slack
+    held_first, window_first, held_last, window_last = _one_streamed_run().stamp_slack
     assert window_first is None and window_last is None  # no kernel stamps: no windows
 
 
 def test_a_streamed_run_on_stamped_reads_knows_each_stamps_window():
-    with FaultServer("normal", tokens=20) as server:
-
-        async def go():
-            async with stream_client(10) as client:
-                return await stream_run(client, server.url, {"max_tokens": 20}, timeout_s=10)
-
-        record = asyncio.run(go())
-    assert record.ok and record.output_tokens == 20
+    record = _one_streamed_run()
     held_first, window_first, held_last, window_last = record.stamp_slack
     assert held_first >= 0 and held_last >= 0
     assert window_first is not None and 0 <= window_first <= record.ttft_s

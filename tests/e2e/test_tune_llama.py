@@ -21,7 +21,7 @@ def test_tune_of_the_draft_recipe_reports_speedups_with_intervals_and_a_best_val
         "--sweep",
         "speculative.num_speculative_tokens=1,2,4,8",
         "--runs",
-        "3",
+        "5",
         "--tokens",
         "200",
         "--db",
@@ -33,11 +33,13 @@ def test_tune_of_the_draft_recipe_reports_speedups_with_intervals_and_a_best_val
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["baseline"]["name"] == "local-stories260k-draft-nospec"
-    assert report["baseline"]["n"] == 4  # 2 warm runs × (start + end)
+    # 4 warm runs a bench: with 2, a variant's interval rests on t(1 df) = 12.7 and is unbounded
+    # whenever the pooled baseline's CV exceeds ~0.16, which the bimodal CPU decode can reach.
+    assert report["baseline"]["n"] == 8  # 4 warm runs × (start + end)
     assert report["baseline"]["drift"]["ratio"] > 0
     assert [v["value"] for v in report["variants"]] == [1, 2, 4, 8]
     for variant in report["variants"]:
-        assert variant["all_ok"] and variant["summary"]["n"] == 2
+        assert variant["all_ok"] and variant["summary"]["n"] == 4
         assert variant["speedup"] == pytest.approx(
             variant["summary"]["mean"] / report["baseline"]["mean"]
         )

@@ -17,8 +17,18 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+UNBOUNDED_NOTE = (
+    "an interval shown as — is unbounded: with so few warm runs (t at few degrees of freedom) "
+    "the baseline's mean is not distinguishable from 0; more runs a bench bound it"
+)
+
+
 def _ci(bounds: list[float] | None) -> str:
     return "unbounded" if bounds is None else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+
+
+def _any_unbounded(report: TuneReport) -> bool:
+    return any(v.speedup is not None and v.speedup_ci95 is None for v in report.variants)
 
 
 def _status(variant: VariantReport) -> str:
@@ -108,6 +118,8 @@ def render_tune(report: TuneReport, console: Console) -> None:
         f"{metrics.MEAN_ACCEPTANCE_LENGTH.text}",
         highlight=False,
     )
+    if _any_unbounded(report):
+        console.print(UNBOUNDED_NOTE, style="yellow", highlight=False)
     _baseline_lines(report, console)
     console.print(f"{report.method.speedup}. {report.method.drift}.", highlight=False)
     for note in report.notes:

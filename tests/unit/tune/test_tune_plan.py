@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from rich.console import Console
 from sqlalchemy import text
 
 from servelab.errors import BadInput
 from servelab.recipe import load_recipe
 from servelab.records import BenchResult, Provenance, RunRecord, SpecStats
+from servelab.render.tune import render_tune
 from servelab.report.ratio import fieller
 from servelab.store import Store, migrate
 from servelab.store.url import make_engine, resolve_url
@@ -196,6 +198,24 @@ def test_missing_and_failed_slots_are_reported_without_a_best():
     assert variant.speedup is None and report.best is None
     assert report.baseline.drift.ratio is None
     assert [b.status for b in report.baseline.benches] == ["complete", "missing"]
+
+
+def test_an_unbounded_interval_is_shown_as_such_with_its_reason():
+    """Two warm runs a bench and a bimodal baseline: t at 1 df leaves the ratio unbounded."""
+    plan = plan_for("1")
+    benches = {
+        "baseline-start": bench([980.0, 720.0]),
+        "baseline-end": bench([990.0, 730.0]),
+        "variant-1": bench([400.0, 300.0], alpha=1.0),
+    }
+    report = analyse(plan, benches, {})
+    [variant] = report.variants
+    assert variant.speedup == pytest.approx(350.0 / 855.0)
+    assert variant.speedup_ci95 is None
+    console = Console(record=True, width=200)
+    render_tune(report, console)
+    text = console.export_text()
+    assert "is unbounded" in text and "more runs a bench bound it" in text
 
 
 # --- store ----------------------------------------------------------------------------------
